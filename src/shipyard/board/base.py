@@ -1,0 +1,78 @@
+"""The `Board` protocol: durable tasks with leases, and the append-only event log.
+
+Every state change appends its event in the same transaction. Claiming is atomic and done here, in code;
+agents never lock anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from shipyard.domain import Event, Handoff, Task, TaskKind, TaskSpec, TaskStatus
+
+
+class Board(Protocol):
+    def add_task(self, spec: TaskSpec) -> Task:
+        """Create an open task; appends `TaskCreated`."""
+        ...
+
+    def get(self, task_id: int) -> Task:
+        """The task, or `BoardError` naming the unknown id."""
+        ...
+
+    def tasks(self, status: TaskStatus | None = None) -> list[Task]:
+        """Tasks in id order, optionally only those with `status`."""
+        ...
+
+    def claim(self, agent: str, kind: TaskKind, lease_s: float, now: float | None = None) -> Task | None:
+        """Atomically take the open task of `kind` with the highest priority (then lowest id).
+
+        Sets status claimed, lease holder and expiry, counts an attempt; appends `TaskClaimed`.
+        Returns None when no open task of that kind exists.
+        """
+        ...
+
+    def heartbeat(self, task_id: int, agent: str, lease_s: float, now: float | None = None) -> None:
+        """Renew the lease; `BoardError` if `agent` no longer holds it."""
+        ...
+
+    def complete(self, task_id: int, agent: str, commits: Sequence[str], handoff: Handoff) -> Task:
+        """Mark done with the merged commits; `BoardError` if `agent` does not hold the lease."""
+        ...
+
+    def release(
+        self, task_id: int, agent: str, reason: str, max_attempts: int, handoff: Handoff | None = None
+    ) -> Task:
+        """Give a claimed task back: open again, or failed when attempts reached `max_attempts`."""
+        ...
+
+    def fail(self, task_id: int, reason: str, handoff: Handoff | None = None) -> Task:
+        """Mark a task failed for good, whoever holds it."""
+        ...
+
+    def cancel(self, task_id: int, reason: str) -> Task:
+        """Cancel a task that is not final."""
+        ...
+
+    def expire_leases(self, max_attempts: int, now: float | None = None) -> list[Task]:
+        """Return every claimed task whose lease has expired to the board (or fail it); appends `LeaseExpired`."""
+        ...
+
+    def append(self, event: Event) -> Event:
+        """Append an event; returns it with its id and timestamp."""
+        ...
+
+    def events(self, since: int = 0, limit: int | None = None) -> list[Event]:
+        """Events with id greater than `since`, in order."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Number of tasks by status, every status present (zero when none)."""
+        ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def close(self) -> None: ...
