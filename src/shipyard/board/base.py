@@ -56,7 +56,10 @@ class Board(Protocol):
         ...
 
     def expire_leases(self, max_attempts: int, now: float | None = None) -> list[Task]:
-        """Return every claimed task whose lease has expired to the board (or fail it); appends `LeaseExpired`."""
+        """Return every claimed task whose lease has expired to the board (or fail it).
+
+        Appends `LeaseExpired` for each.
+        """
         ...
 
     def append(self, event: Event) -> Event:

@@ -81,11 +81,11 @@ def turn(*calls: ToolCall, text: str = "", tokens: tuple[int, int] = (100, 20)) 
 
 
 def load_recorded(path: Path) -> ScriptedModel:
-    """Load recorded turns from JSON: `{"worker": [{"text": "...", "tool_calls": [{"name", "arguments"}]}]}`."""
+    """Load recorded turns from JSON: `{"worker": [{"text": "", "tool_calls": [{"name", "arguments"}]}]}`."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"scripted model file {path}: cannot read it as JSON ({exc}); fix or regenerate it")
+        raise ConfigError(f"scripted model file {path}: cannot read it as JSON ({exc}); fix it") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"scripted model file {path}: expected an object of role -> list of turns")
     recorded: dict[Role, list[ModelResponse]] = {}
@@ -94,7 +94,7 @@ def load_recorded(path: Path) -> ScriptedModel:
             role = Role(key)
         except ValueError:
             roles = ", ".join(r.value for r in Role)
-            raise ConfigError(f"scripted model file {path}: unknown role `{key}`; expected one of {roles}")
+            raise ConfigError(f"scripted model file {path}: unknown role `{key}`; expected one of {roles}") from None
         recorded[role] = [_turn_from_json(t, i) for i, t in enumerate(turns)]
     return ScriptedModel(recorded=recorded, name=f"scripted:{path.name}")
 

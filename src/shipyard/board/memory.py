@@ -1,0 +1,127 @@
+"""`InMemoryBoard`: the board in memory, following the same rules as `SqliteBoard`, for tests and dry runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from shipyard.board import rules
+from shipyard.board.rules import Transition
+from shipyard.domain import Event, Handoff, Task, TaskKind, TaskSpec, TaskStatus
+
+
+class InMemoryBoard:
+    """A thread-safe board held in memory; nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tasks: dict[int, Task] = {}
+        self._events: list[Event] = []
+        self._meta: dict[str, str] = {}
+
+    def add_task(self, spec: TaskSpec) -> Task:
+        with self._lock:
+            task = Task(id=len(self._tasks) + 1, spec=spec)
+            self._tasks[task.id] = task
+            self._record([rules.created(task, time.time())])
+            return task
+
+    def get(self, task_id: int) -> Task:
+        with self._lock:
+            return self._load(task_id)
+
+    def tasks(self, status: TaskStatus | None = None) -> list[Task]:
+        with self._lock:
+            return [t for t in self._tasks.values() if status is None or t.status is status]
+
+    def claim(self, agent: str, kind: TaskKind, lease_s: float, now: float | None = None) -> Task | None:
+        at = rules.clock(now)
+        with self._lock:
+            candidates = [
+                t for t in self._tasks.values() if t.status is TaskStatus.OPEN and t.spec.kind is kind
+            ]
+            if not candidates:
+                return None
+            return self._store(rules.claimed(min(candidates, key=rules.claim_key), agent, lease_s, at))
+
+    def heartbeat(self, task_id: int, agent: str, lease_s: float, now: float | None = None) -> None:
+        at = rules.clock(now)
+        self._apply(task_id, lambda t: rules.renewed(t, agent, lease_s, at))
+
+    def complete(self, task_id: int, agent: str, commits: Sequence[str], handoff: Handoff) -> Task:
+        at = time.time()
+        return self._apply(task_id, lambda t: rules.completed(t, agent, commits, handoff, at))
+
+    def release(
+        self, task_id: int, agent: str, reason: str, max_attempts: int, handoff: Handoff | None = None
+    ) -> Task:
+        at = time.time()
+        return self._apply(task_id, lambda t: rules.released(t, agent, reason, max_attempts, handoff, at))
+
+    def fail(self, task_id: int, reason: str, handoff: Handoff | None = None) -> Task:
+        at = time.time()
+        return self._apply(task_id, lambda t: rules.failed(t, reason, handoff, at))
+
+    def cancel(self, task_id: int, reason: str) -> Task:
+        at = time.time()
+        return self._apply(task_id, lambda t: rules.cancelled(t, reason, at))
+
+    def expire_leases(self, max_attempts: int, now: float | None = None) -> list[Task]:
+        at = rules.clock(now)
+        with self._lock:
+            stale = [t for t in self._tasks.values() if rules.is_expired(t, at)]
+            return [self._store(rules.expired(t, max_attempts, at)) for t in stale]
+
+    def append(self, event: Event) -> Event:
+        with self._lock:
+            stored = self._record([event])[0]
+        return replace(stored, data=rules.json_data(stored.data))
+
+    def events(self, since: int = 0, limit: int | None = None) -> list[Event]:
+        with self._lock:
+            newer = [e for e in self._events if e.id > since]
+        return [replace(e, data=rules.json_data(e.data)) for e in newer[:limit]]
+
+    def counts(self) -> dict[str, int]:
+        counts = rules.empty_counts()
+        with self._lock:
+            for task in self._tasks.values():
+                counts[task.status.value] += 1
+        return counts
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            return self._meta.get(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._meta[key] = value
+
+    def close(self) -> None:
+        """Nothing to release; kept for the protocol."""
+
+    def _load(self, task_id: int) -> Task:
+        task = self._tasks.get(task_id)
+        if task is None:
+            raise rules.unknown(task_id)
+        return task
+
+    def _apply(self, task_id: int, rule: Callable[[Task], Transition]) -> Task:
+        with self._lock:
+            return self._store(rule(self._load(task_id)))
+
+    def _store(self, transition: Transition) -> Task:
+        """Store the task's new state and its events; the caller holds the lock."""
+        self._record(transition.events)
+        self._tasks[transition.task.id] = transition.task
+        return transition.task
+
+    def _record(self, events: Sequence[Event]) -> list[Event]:
+        stored = [
+            replace(e, id=len(self._events) + i + 1, ts=e.ts or time.time(), data=rules.json_data(e.data))
+            for i, e in enumerate(events)
+        ]
+        self._events.extend(stored)
+        return stored

@@ -1,0 +1,118 @@
+"""Commands: init, run, status, demo. User errors print one line and exit 2."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from shipyard.cli.build import build_runtime, open_board
+from shipyard.cli.demo import run_demo
+from shipyard.cli.session import run_fleet, summary_lines
+from shipyard.cli.template import render
+from shipyard.config import CONFIG_NAME, Overrides, load_config
+from shipyard.errors import ConfigError, UserError
+from shipyard.fleet.status import run_status
+from shipyard.git import GitRepo
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Run a fleet of LLM coding agents on a git repository.")
+out = Console(highlight=False, soft_wrap=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+PathArg = Annotated[Path, typer.Argument(help="The target git repository.")]
+
+
+def user_errors(fn: F) -> F:
+    """Turn a `UserError` into one line on stderr and exit code 2; anything else keeps its traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            typer.echo(f"shipyard: error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+@user_errors
+def init(
+    path: PathArg = Path("."),
+    goal: Annotated[str, typer.Option(help="What the fleet should achieve.")] = "",
+    check: Annotated[str, typer.Option(help="The project's check command, e.g. 'pytest -q'.")] = "",
+    workers: Annotated[int, typer.Option(min=1, max=1024)] = 4,
+    branch: Annotated[str, typer.Option(help="The shared branch.")] = "main",
+) -> None:
+    """Write a commented shipyard.toml into a git repository."""
+    repo = GitRepo.open(path)
+    target = repo.root / CONFIG_NAME
+    if target.exists():
+        raise ConfigError(f"{target} already exists; edit it, or delete it to start over")
+    target.write_text(render(goal, check, workers, branch), encoding="utf-8")
+    out.print(f"wrote {target}; set the goal, check command and models, then run `shipyard run {repo.root}`")
+
+
+@app.command()
+@user_errors
+def run(
+    path: PathArg = Path("."),
+    goal: Annotated[str | None, typer.Option(help="Goal text (overrides shipyard.toml).")] = None,
+    goal_file: Annotated[Path | None, typer.Option(help="Read the goal from this file.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=1024, help="Workers in parallel.")] = None,
+    model: Annotated[list[str] | None, typer.Option(help="ROLE=PROVIDER:MODEL, repeatable; or one for all.")] = None,
+    max_cycles: Annotated[int | None, typer.Option(min=1)] = None,
+) -> None:
+    """Run the fleet on a repository until the judge says done or a limit is reached."""
+    repo = GitRepo.open(path)
+    overrides = Overrides(goal=goal, goal_file=goal_file, workers=workers, max_cycles=max_cycles,
+                          models=tuple(model or ()))
+    config = load_config(repo.root, overrides)
+    rt = build_runtime(repo, config, os.environ)
+    result, status = run_fleet(rt, out.print)
+    for line in summary_lines(result, status):
+        out.print(line)
+    raise typer.Exit(0 if result.state == "done" else 1)
+
+
+@app.command()
+@user_errors
+def status(
+    path: PathArg = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show the state of the run: tasks by status, merges, cycles, tokens and cost."""
+    board = open_board(GitRepo.open(path))
+    try:
+        data = run_status(board)
+    finally:
+        board.close()
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    tasks = ", ".join(f"{k} {v}" for k, v in data["tasks"].items())
+    out.print(f"state: {data['state']} {data['reason']}\ntasks: {tasks}")
+    out.print(f"merged commits: {data['merged_commits']}; conflicts: {data['conflicts']}; cycles: {data['cycles']}")
+    out.print(f"tokens: {data['tokens']}; cost: ${data['cost_usd']:.4f}")
+
+
+@app.command()
+@user_errors
+def demo(
+    dir: Annotated[Path | None, typer.Option("--dir", help="Where to create the sample project (new or empty).")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 4,
+) -> None:
+    """Build a small sample project with a scripted fleet: no LLM, no API key."""
+    code = run_demo(dir, workers, out.print)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    app()

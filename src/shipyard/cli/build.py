@@ -1,0 +1,90 @@
+"""The composition root: validates everything, then builds the concrete parts. Only here are classes picked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from shipyard.board.sqlite import SqliteBoard
+from shipyard.config import ShipyardConfig
+from shipyard.domain import Role
+from shipyard.errors import ConfigError, RepoError
+from shipyard.fleet.runtime import STATE_DIR, Runtime
+from shipyard.git import GitRepo
+from shipyard.models.base import Model
+from shipyard.models.factory import ModelRef, ProviderSettings, build_provider_model, check_provider_ready
+from shipyard.models.factory import parse_model_string
+from shipyard.models.pricing import Price
+from shipyard.models.scripted import load_recorded
+
+BOARD_FILE = "board.sqlite"
+
+
+def validate(repo: GitRepo, config: ShipyardConfig, env: Mapping[str, str]) -> dict[Role, ModelRef]:
+    """Every check that needs no writes: goal, branch, model strings, provider keys."""
+    if not config.goal.strip():
+        raise ConfigError("no goal: set `goal` (or `goal_file`) in shipyard.toml, or pass --goal TEXT")
+    if not repo.branch_exists(config.branch):
+        raise RepoError(
+            f"branch `{config.branch}` does not exist in {repo.root}; create it or set `branch` in shipyard.toml"
+        )
+    refs = {role: parse_model_string(config.model_for(role)) for role in Role}
+    for ref in refs.values():
+        if ref.provider in ("openai", "anthropic"):
+            check_provider_ready(ref, _settings(config, ref.provider), env)
+        elif ref.provider == "scripted" and ref.model_id != "demo":
+            path = Path(ref.model_id)
+            if not path.is_file():
+                raise ConfigError(f"scripted model file `{ref.model_id}` not found; give a JSON file path or `demo`")
+        elif ref.provider != "scripted":
+            raise ConfigError(f"model provider `{ref.provider}` is not available in this version; use openai, "
+                              "anthropic or scripted")
+    return refs
+
+
+def _settings(config: ShipyardConfig, provider: str) -> ProviderSettings:
+    p = config.providers.get(provider)
+    if p is None:
+        return ProviderSettings()
+    return ProviderSettings(base_url=p.base_url, api_key_env=p.api_key_env, timeout_s=p.timeout_s,
+                            max_retries=p.max_retries)
+
+
+def build_models(config: ShipyardConfig, refs: Mapping[Role, ModelRef], env: Mapping[str, str]) -> dict[Role, Model]:
+    """One model object per distinct model string, shared by the roles that use it."""
+    built: dict[ModelRef, Model] = {}
+    for ref in refs.values():
+        if ref not in built:
+            built[ref] = _build_one(config, ref, env)
+    return {role: built[ref] for role, ref in refs.items()}
+
+
+def _build_one(config: ShipyardConfig, ref: ModelRef, env: Mapping[str, str]) -> Model:
+    if ref.provider == "scripted":
+        if ref.model_id == "demo":
+            from shipyard.demo.script import demo_model
+
+            return demo_model()
+        return load_recorded(Path(ref.model_id))
+    price_cfg = config.prices.get(f"{ref.provider}:{ref.model_id}")
+    price = None if price_cfg is None else Price(price_cfg.input_per_mtok, price_cfg.output_per_mtok)
+    return build_provider_model(ref, _settings(config, ref.provider), env, price)
+
+
+def build_runtime(repo: GitRepo, config: ShipyardConfig, env: Mapping[str, str]) -> Runtime:
+    """Validate, then (and only then) create `.shipyard/` and open the board."""
+    refs = validate(repo, config, env)
+    models = build_models(config, refs, env)
+    state = repo.root / STATE_DIR
+    state.mkdir(exist_ok=True)
+    repo.ensure_ignored(f"/{STATE_DIR}/")
+    board = SqliteBoard(state / BOARD_FILE)
+    return Runtime(config=config, repo=repo, board=board, models=models)
+
+
+def open_board(repo: GitRepo) -> SqliteBoard:
+    """The board of an existing run, for `status`; one clear line when there is none."""
+    path = repo.root / STATE_DIR / BOARD_FILE
+    if not path.exists():
+        raise RepoError(f"no Shipyard run in {repo.root}; start one with `shipyard run {repo.root}`")
+    return SqliteBoard(path)

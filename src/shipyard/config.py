@@ -1,0 +1,173 @@
+"""`shipyard.toml` plus CLI overrides, validated once into a typed `ShipyardConfig`."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shipyard.domain import Role
+from shipyard.errors import ConfigError
+
+CONFIG_NAME = "shipyard.toml"
+ROLE_NAMES = ", ".join(r.value for r in Role)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LimitsConfig(_Strict):
+    """Per-agent limits: an agent over one is stopped and its handoff recorded."""
+
+    max_steps: int = Field(60, ge=1)
+    wall_time_s: float = Field(1800.0, gt=0)
+    max_tokens: int = Field(2_000_000, ge=1)
+
+
+class BudgetConfig(_Strict):
+    """Run budgets; 0 means no limit."""
+
+    usd: float = Field(0.0, ge=0)
+    tokens: int = Field(0, ge=0)
+    wall_time_s: float = Field(0.0, ge=0)
+
+
+class FleetConfig(_Strict):
+    max_attempts: int = Field(3, ge=1)
+    max_conflict_rounds: int = Field(3, ge=0)
+    lease_s: float = Field(300.0, gt=0)
+    max_depth: int = Field(2, ge=0)
+    max_tasks_per_planner: int = Field(30, ge=1)
+    planner_wakes: int = Field(3, ge=0)
+    shell_timeout_s: float = Field(300.0, gt=0)
+    check_timeout_s: float = Field(900.0, gt=0)
+
+
+class ProviderConfig(_Strict):
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(2, ge=0)
+
+
+class PriceConfig(_Strict):
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+
+
+class ShipyardConfig(_Strict):
+    goal: str = ""
+    goal_file: str | None = None
+    check: str = ""
+    workers: int = Field(4, ge=1, le=1024)
+    branch: str = "main"
+    max_cycles: int = Field(5, ge=1)
+    prompts_dir: str = ".shipyard-prompts"
+    models: dict[str, str] = Field(default_factory=dict)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)  # type: ignore[arg-type]
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)  # type: ignore[arg-type]
+    fleet: FleetConfig = Field(default_factory=FleetConfig)  # type: ignore[arg-type]
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    prices: dict[str, PriceConfig] = Field(default_factory=dict)
+
+    @field_validator("models")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key != "default" and key not in Role.__members__.values():
+                raise ValueError(f"unknown role `{key}`; expected one of {ROLE_NAMES}")
+        return value
+
+    def model_for(self, role: Role) -> str:
+        """The model string for a role; sub-planners fall back to the planner's model."""
+        if role.value in self.models:
+            return self.models[role.value]
+        if role is Role.SUBPLANNER and Role.PLANNER.value in self.models:
+            return self.models[Role.PLANNER.value]
+        if "default" in self.models:
+            return self.models["default"]
+        raise ConfigError(
+            f"no model for role `{role.value}`: set `{role.value}` under [models] in {CONFIG_NAME} "
+            f"or pass --model {role.value}=openai:gpt-5.2"
+        )
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Values given on the command line; they win over the file."""
+
+    goal: str | None = None
+    goal_file: Path | None = None
+    workers: int | None = None
+    max_cycles: int | None = None
+    models: Sequence[str] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def load_config(repo_root: Path, overrides: Overrides | None = None) -> ShipyardConfig:
+    """Read `shipyard.toml` (if present) under `repo_root`, apply overrides, validate once."""
+    raw = _read_toml(repo_root / CONFIG_NAME)
+    raw = _apply_overrides(raw, overrides or Overrides())
+    return _validate(raw, repo_root)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path.name}: not valid TOML ({exc}); fix the syntax or run `shipyard init`")
+
+
+def _apply_overrides(raw: dict[str, Any], ov: Overrides) -> dict[str, Any]:
+    out = dict(raw)
+    if ov.goal is not None:
+        out["goal"], out["goal_file"] = ov.goal, None
+    if ov.goal_file is not None:
+        out["goal_file"], out["goal"] = str(ov.goal_file), ""
+    if ov.workers is not None:
+        out["workers"] = ov.workers
+    if ov.max_cycles is not None:
+        out["max_cycles"] = ov.max_cycles
+    models = dict(out.get("models", {}))
+    for item in ov.models:
+        role, sep, model = item.partition("=")
+        if not sep:
+            role, model = "default", item
+        models[role.strip()] = model.strip()
+    out["models"] = models
+    out.update(ov.extra)
+    return out
+
+
+def _validate(raw: dict[str, Any], repo_root: Path) -> ShipyardConfig:
+    try:
+        config = ShipyardConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+    if config.goal_file:
+        config = config.model_copy(update={"goal": _read_goal_file(repo_root, config.goal_file)})
+    return config
+
+
+def _read_goal_file(repo_root: Path, name: str) -> str:
+    path = Path(name) if Path(name).is_absolute() else repo_root / name
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"goal_file `{name}`: cannot read it ({exc.__class__.__name__}); fix the path")
+
+
+def _one_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key; remove it or check its spelling (see `shipyard init` for every key)"
+    return f"{CONFIG_NAME}: `{loc}`: {msg}"

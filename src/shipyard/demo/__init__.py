@@ -1,0 +1,1 @@
+"""`shipyard demo`: a sample project and a scripted fleet that builds it."""

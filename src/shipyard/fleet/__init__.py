@@ -1,0 +1,1 @@
+"""The orchestrator: cycles, scheduling, planners, workers, the judge and wake-ups."""

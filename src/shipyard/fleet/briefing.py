@@ -1,0 +1,61 @@
+"""Text the fleet gives agents: the board summary, handoffs, notes. Pure functions of board data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from shipyard.domain import Task
+
+NOTES_FILE = "NOTES.md"
+NOTES_BUDGET_CHARS = 8000
+_BOARD_ROWS = 60
+
+
+def board_summary(tasks: Iterable[Task]) -> str:
+    """One line a task, newest last, capped so long runs do not flood the prompt."""
+    rows = [f"- #{t.id} [{t.status.value}] ({t.spec.kind.value}) {t.title}" for t in tasks]
+    if not rows:
+        return "(the board is empty)"
+    if len(rows) > _BOARD_ROWS:
+        rows = [f"({len(rows) - _BOARD_ROWS} older tasks not shown)", *rows[-_BOARD_ROWS:]]
+    return "\n".join(rows)
+
+
+def handoff_text(tasks: Iterable[Task]) -> str:
+    """The reports of ended tasks, for the planner that wrote them."""
+    parts = []
+    for t in tasks:
+        head = f"- #{t.id} [{t.status.value}] {t.title}"
+        if t.handoff is not None:
+            head += f"\n  summary: {t.handoff.summary}"
+            if t.handoff.concerns:
+                head += f"\n  concerns: {t.handoff.concerns}"
+            if t.handoff.deviations:
+                head += f"\n  deviations: {t.handoff.deviations}"
+        if t.notes:
+            head += f"\n  notes: {t.notes[-1]}"
+        parts.append(head)
+    return "\n".join(parts) if parts else "(none)"
+
+
+def read_notes(worktree: Path) -> str:
+    """The repository's design notes, under a size budget."""
+    path = worktree / NOTES_FILE
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no NOTES.md yet)"
+    if len(text) > NOTES_BUDGET_CHARS:
+        return text[:NOTES_BUDGET_CHARS] + "\n[notes truncated]"
+    return text
+
+
+def task_brief(task: Task) -> dict[str, str]:
+    """Prompt variables describing one task."""
+    return {
+        "title": task.title,
+        "description": task.spec.description or "(none)",
+        "acceptance": task.spec.acceptance or "(none given)",
+        "scope": ", ".join(task.spec.scope) or "(anywhere needed)",
+    }

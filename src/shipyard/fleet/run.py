@@ -1,0 +1,74 @@
+"""The cycle loop: plan and work, check, judge, then a fresh start, until done or a limit is reached."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from shipyard.domain import Decision, Event
+from shipyard.fleet.budget import over_budget
+from shipyard.fleet.health import CheckResult, HealthMonitor
+from shipyard.fleet.judge import judge
+from shipyard.fleet.merger import Merger
+from shipyard.fleet.runtime import Runtime
+from shipyard.fleet.scheduler import WorkPhase
+
+
+@dataclass(frozen=True)
+class RunResult:
+    state: str
+    reason: str
+    cycles: int
+    duration_s: float
+
+
+class Fleet:
+    """Runs cycles on one repository until the judge says done, a limit is hit, or the person stops it."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self._health = HealthMonitor(rt)
+        self._merger = Merger(rt, self._health.request)
+
+    async def run(self) -> RunResult:
+        rt, started = self._rt, time.monotonic()
+        rt.board.set_meta("state", "running")
+        rt.record(Event("RunStarted", {"goal": rt.config.goal, "workers": rt.config.workers}))
+        state, reason, cycle = "stopped", f"reached max_cycles ({rt.config.max_cycles})", 0
+        for cycle in range(1, rt.config.max_cycles + 1):
+            decided = await self._cycle(cycle)
+            if decided is not None:
+                state, reason = decided
+                break
+        rt.board.set_meta("state", state)
+        rt.board.set_meta("reason", reason)
+        rt.record(Event("RunFinished", {"state": state, "reason": reason, "cycles": cycle}))
+        return RunResult(state, reason, cycle, time.monotonic() - started)
+
+    async def _cycle(self, cycle: int) -> tuple[str, str] | None:
+        """One cycle; returns (state, reason) when the run should end."""
+        rt = self._rt
+        rt.board.set_meta("cycle", str(cycle))
+        rt.record(Event("CycleStarted", {"cycle": cycle}))
+        await WorkPhase(rt, self._merger, cycle, self._budget_check).run()
+        check = await self._health.settle()
+        if rt.stop.is_set:
+            return "stopped", rt.stop.reason
+        verdict = await judge(rt, cycle, check)
+        rt.record(Event("CycleEnded", {"cycle": cycle, "decision": verdict.decision.value}))
+        if verdict.decision is Decision.STOP:
+            if _green(rt, check):
+                return "done", f"the judge said done: {verdict.notes}"
+            rt.record(Event("VerdictOverruled", {"cycle": cycle, "reason": "the check fails on the shared branch"}))
+        budget = over_budget(rt)
+        return ("stopped", budget) if budget else None
+
+    def _budget_check(self) -> None:
+        reason = over_budget(self._rt)
+        if reason:
+            self._rt.stop.set(reason)
+
+
+def _green(rt: Runtime, check: CheckResult | None) -> bool:
+    """Done needs a passing check (when one is configured), not just the judge's word."""
+    return not rt.config.check or (check is not None and check.passed)

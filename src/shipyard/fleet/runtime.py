@@ -1,0 +1,79 @@
+"""`Runtime`: the typed bundle of parts the fleet works with, built once by the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shipyard.board.base import Board
+from shipyard.config import ShipyardConfig
+from shipyard.domain import Event, Role
+from shipyard.git import GitRepo, Identity
+from shipyard.models.base import Model
+
+STATE_DIR = ".shipyard"
+HARNESS = Identity("Shipyard", "shipyard@shipyard.local")
+
+Progress = Callable[[Event], None]
+
+
+def agent_identity(agent: str) -> Identity:
+    """The git identity an agent's commits carry."""
+    return Identity(agent, f"{agent}@shipyard.local")
+
+
+@dataclass
+class StopSignal:
+    """Set by a budget, a limit or the person; the fleet stops claiming and winds down."""
+
+    reason: str = ""
+    _event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def set(self, reason: str) -> None:
+        if not self.reason:
+            self.reason = reason
+        self._event.set()
+
+    @property
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass
+class Totals:
+    """Tokens and cost spent so far in the run."""
+
+    tokens: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass
+class Runtime:
+    config: ShipyardConfig
+    repo: GitRepo
+    board: Board
+    models: Mapping[Role, Model]
+    progress: Progress | None = None
+    stop: StopSignal = field(default_factory=StopSignal)
+    totals: Totals = field(default_factory=Totals)
+    started_monotonic: float = field(default_factory=time.monotonic)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.repo.root / STATE_DIR
+
+    def worktree_path(self, name: str) -> Path:
+        return self.state_dir / "worktrees" / name
+
+    def prompts_dir(self) -> Path:
+        return self.repo.root / self.config.prompts_dir
+
+    def record(self, event: Event) -> Event:
+        """Append an event to the log and show it as progress."""
+        stored = self.board.append(event)
+        if self.progress is not None:
+            self.progress(stored)
+        return stored

@@ -1,0 +1,104 @@
+"""The work phase of a cycle: worker slots claim tasks, planners plan and wake, until all is quiet."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from shipyard.domain import Event, TaskKind, TaskStatus
+from shipyard.fleet.briefing import handoff_text
+from shipyard.fleet.merger import Merger
+from shipyard.fleet.planning import ROOT, plan, plan_scope, plan_task_of
+from shipyard.fleet.runtime import Runtime
+from shipyard.fleet.sink import PlannerSeat
+from shipyard.fleet.wakes import WakeTracker
+from shipyard.fleet.worker import work_on
+
+_POLL_S = 5.0
+
+
+class WorkPhase:
+    """Runs one cycle's planning and work; returns when no task is open or claimed and no planner runs."""
+
+    def __init__(self, rt: Runtime, merger: Merger, cycle: int, budget_check: Callable[[], None]) -> None:
+        self._rt = rt
+        self._budget_check = budget_check
+        self._merger = merger
+        self._cycle = cycle
+        self._free = [f"worker-{i}" for i in range(rt.config.workers, 0, -1)]
+        self._running: dict[asyncio.Task[None], str | None] = {}
+        self._changed = asyncio.Event()
+        self._wakes = WakeTracker(rt.config.fleet.planner_wakes)
+
+    async def run(self) -> None:
+        self._start(self._root_plan("(none: fresh start)"), slot=None, planner=ROOT)
+        while True:
+            self._rt.board.expire_leases(self._rt.config.fleet.max_attempts)
+            self._budget_check()
+            if not self._rt.stop.is_set:
+                self._claim_all()
+                self._wake_planners()
+            if not self._running:
+                return
+            await self._wait()
+
+    def _start(self, coro: Coroutine[Any, Any, None], slot: str | None, planner: str | None = None) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._running[task] = slot
+        if planner is not None:
+            self._wakes.started(planner)
+            task.add_done_callback(lambda _t: self._wakes.ended(planner))
+
+    def _claim_all(self) -> None:
+        for kind in (TaskKind.PLAN, TaskKind.CODE):
+            while self._free:
+                slot = self._free[-1]
+                task = self._rt.board.claim(slot, kind, self._rt.config.fleet.lease_s)
+                if task is None:
+                    break
+                self._free.pop()
+                if kind is TaskKind.PLAN:
+                    self._start(plan_scope(self._rt, slot, task, self._changed.set), slot)
+                else:
+                    self._start(work_on(self._rt, self._merger, slot, task), slot)
+
+    def _wake_planners(self) -> None:
+        tasks = self._rt.board.tasks()
+        for planner, ended in self._wakes.due(tasks):
+            self._rt.record(Event("PlannerWoken", {"handoffs": [t.id for t in ended]}, agent=planner))
+            text = handoff_text(ended)
+            plan_id = plan_task_of(planner)
+            if plan_id is None:
+                self._start(self._root_plan(text), slot=None, planner=planner)
+            else:
+                self._start(self._sub_wake(plan_id, text), slot=None, planner=planner)
+
+    async def _root_plan(self, handoffs: str) -> None:
+        seat = PlannerSeat(ROOT, None, 0, self._cycle)
+        await plan(self._rt, seat, None, handoffs, self._changed.set)
+
+    async def _sub_wake(self, plan_id: int, handoffs: str) -> None:
+        scope = self._rt.board.get(plan_id)
+        seat = PlannerSeat(f"subplanner-{plan_id}", plan_id, scope.spec.depth, self._cycle)
+        await plan(self._rt, seat, scope, handoffs, self._changed.set)
+
+    async def _wait(self) -> None:
+        changed = asyncio.get_running_loop().create_task(self._changed.wait())
+        done, _ = await asyncio.wait(
+            [*self._running, changed], timeout=_POLL_S, return_when=asyncio.FIRST_COMPLETED
+        )
+        changed.cancel()
+        self._changed.clear()
+        for task in done:
+            if task is changed:
+                continue
+            slot = self._running.pop(task)  # type: ignore[arg-type]
+            if slot is not None:
+                self._free.append(slot)
+            if task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+    def open_or_claimed(self) -> int:
+        counts = self._rt.board.counts()
+        return counts[TaskStatus.OPEN.value] + counts[TaskStatus.CLAIMED.value]

@@ -1,0 +1,119 @@
+"""A worker on one task: its own worktree and branch, the agent, the commit, the merge, conflicts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from shipyard.agent import AgentOutcome, StopReason
+from shipyard.domain import Handoff, Role, Task
+from shipyard.fleet.briefing import read_notes, task_brief
+from shipyard.fleet.merger import Merger
+from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
+from shipyard.fleet.session import Session, run_session
+
+
+@dataclass(frozen=True)
+class Seat:
+    """A worker on a task, in a worktree on its own branch."""
+
+    agent: str
+    task: Task
+    worktree: Path
+    branch: str
+
+
+def handoff_of(outcome: AgentOutcome) -> Handoff:
+    """The worker's handoff, or one that says why the agent stopped."""
+    if outcome.finish is not None:
+        return Handoff(
+            summary=str(outcome.finish.get("summary", "")),
+            concerns=str(outcome.finish.get("concerns", "")),
+            deviations=str(outcome.finish.get("deviations", "")),
+        )
+    detail = f": {outcome.error}" if outcome.error else ""
+    return Handoff(summary=f"stopped before finishing ({outcome.stop_reason.value}{detail})")
+
+
+async def work_on(rt: Runtime, merger: Merger, agent: str, task: Task) -> None:
+    """Carry one claimed task to its end: merged (done), returned to the board, or failed."""
+    name = f"{agent}-task-{task.id}"
+    seat = Seat(agent, task, rt.worktree_path(name), f"shipyard/{name}")
+    tip = rt.repo.rev_parse(rt.config.branch) or rt.config.branch
+    await asyncio.to_thread(rt.repo.add_worktree, seat.worktree, seat.branch, tip)
+    beat = asyncio.get_running_loop().create_task(_heartbeat(rt, seat))
+    try:
+        await _attempt(rt, merger, seat)
+    finally:
+        beat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beat
+        await asyncio.to_thread(rt.repo.remove_worktree, seat.worktree, seat.branch)
+
+
+async def _heartbeat(rt: Runtime, seat: Seat) -> None:
+    lease_s = rt.config.fleet.lease_s
+    while True:
+        await asyncio.sleep(lease_s / 3)
+        rt.board.heartbeat(seat.task.id, seat.agent, lease_s)
+
+
+def _variables(rt: Runtime, seat: Seat, conflict: str) -> dict[str, str]:
+    return {
+        **task_brief(seat.task),
+        "check_command": rt.config.check or "(none configured)",
+        "notes": read_notes(seat.worktree),
+        "conflict": conflict,
+    }
+
+
+async def _attempt(rt: Runtime, merger: Merger, seat: Seat) -> None:
+    conflict, rounds = "", rt.config.fleet.max_conflict_rounds
+    for _ in range(rounds + 1):
+        session = Session(Role.WORKER, seat.agent, seat.worktree, _variables(rt, seat, conflict), seat.task.id)
+        outcome = await run_session(rt, session)
+        handoff = handoff_of(outcome)
+        if outcome.stop_reason is not StopReason.FINISHED:
+            _give_back(rt, seat, f"agent stopped: {outcome.stop_reason.value}", handoff)
+            return
+        landed, conflict = await _commit_and_land(rt, merger, seat, handoff)
+        if landed or not conflict:
+            return
+    reason = f"merge conflicts not resolved after {rounds} rounds: {conflict.splitlines()[0]}"
+    rt.board.fail(seat.task.id, reason, handoff)
+
+
+def _give_back(rt: Runtime, seat: Seat, reason: str, handoff: Handoff) -> None:
+    rt.board.release(seat.task.id, seat.agent, reason, rt.config.fleet.max_attempts, handoff)
+
+
+async def _commit_and_land(rt: Runtime, merger: Merger, seat: Seat, handoff: Handoff) -> tuple[bool, str]:
+    """Commit the worktree and merge it; returns (landed, conflict text for the next round)."""
+    repo, message = rt.repo, f"{seat.task.title}\n\n{handoff.summary}\n\nShipyard-Task: #{seat.task.id}\n"
+    await asyncio.to_thread(repo.commit_all, seat.worktree, message, agent_identity(seat.agent), HARNESS)
+    head = repo.rev_parse(seat.branch)
+    if head is None or repo.contains(rt.config.branch, head):
+        _give_back(rt, seat, "finished without changes to merge", handoff)
+        return False, ""
+    for _ in range(3):
+        result = await merger.land(seat.task, seat.agent, head)
+        if result.merged and result.sha is not None:
+            rt.board.complete(seat.task.id, seat.agent, [result.sha], handoff)
+            return True, ""
+        files = await asyncio.to_thread(repo.start_merge, seat.worktree, rt.config.branch)
+        if files:
+            return False, _conflict_text(rt, files)
+        head = repo.rev_parse(seat.branch) or head
+    _give_back(rt, seat, "merge kept failing without conflicts", handoff)
+    return False, ""
+
+
+def _conflict_text(rt: Runtime, files: tuple[str, ...]) -> str:
+    names = ", ".join(files)
+    return (
+        f"MERGE CONFLICT: your change conflicts with work that landed on `{rt.config.branch}` in: {names}. "
+        f"The latest `{rt.config.branch}` is merged into your worktree with conflict markers in those files. "
+        "Resolve every conflict keeping both sides' intent, run the check, then call finish again."
+    )

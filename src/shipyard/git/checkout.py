@@ -1,0 +1,50 @@
+"""Keep the person's own checkout of the shared branch in step when merges move the branch under it."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from shipyard.git.ref import branch_tip, current_branch, tree_of
+from shipyard.git.run import git
+
+HISTORY_DEPTH = 200
+
+_guard = threading.Lock()
+_locks: dict[Path, threading.Lock] = {}
+
+
+def sync_checkout(root: Path, branch: str, old: str, new: str) -> bool:
+    """Bring the checkout at `root` up to the branch tip if it has `branch` checked out.
+
+    True when the checkout now matches the tip; False when `branch` is not checked out there or git
+    refused because local changes would be overwritten (nothing is touched then).
+    """
+    with _lock_for(root):
+        if current_branch(root) != branch:
+            return False
+        tip = branch_tip(root, branch) or new
+        git(root, "update-index", "-q", "--refresh", ok=(0, 1))
+        index_tree = git(root, "write-tree", ok=(0, 1, 128)).stdout.strip()
+        if index_tree == tree_of(root, tip):
+            return True
+        base = _commit_with_tree(root, tip, index_tree) or old
+        return git(root, "read-tree", "-m", "-u", base, tip, ok=(0, 1, 128)).code == 0
+
+
+def _commit_with_tree(root: Path, tip: str, tree: str) -> str | None:
+    """The latest first-parent ancestor of `tip` whose tree is `tree`: where the checkout stands."""
+    if not tree:
+        return None
+    out = git(root, "log", "--first-parent", f"--max-count={HISTORY_DEPTH}", "--format=%H %T", tip)
+    for line in out.stdout.splitlines():
+        sha, _, commit_tree = line.partition(" ")
+        if commit_tree == tree:
+            return sha
+    return None
+
+
+def _lock_for(root: Path) -> threading.Lock:
+    """One lock per checkout, so two syncs never race for its index."""
+    with _guard:
+        return _locks.setdefault(root.resolve(), threading.Lock())

@@ -1,0 +1,48 @@
+"""Work in a worktree: what changed, committing it, and merging the shared branch in for the agent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shipyard.errors import GitError
+from shipyard.git.identity import SHIPYARD, Identity, identity_env
+from shipyard.git.ref import rev_parse
+from shipyard.git.run import git, nul_split
+
+SHIPYARD_DIR = ".shipyard"
+
+
+def status_paths(worktree: Path) -> list[str]:
+    """Paths with staged, unstaged or untracked changes in a work tree, Shipyard's own folder left out."""
+    out = git(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
+    paths = [field[3:] for field in nul_split(out.stdout)]
+    return sorted(p for p in paths if p != SHIPYARD_DIR and not p.startswith(f"{SHIPYARD_DIR}/"))
+
+
+def commit_all(worktree: Path, message: str, author: Identity, committer: Identity) -> str | None:
+    """Stage everything and commit; None when there was nothing to commit. Concludes a pending merge."""
+    git(worktree, "add", "--all")
+    merging = rev_parse(worktree, "MERGE_HEAD") is not None
+    if not merging and git(worktree, "diff", "--cached", "--quiet", ok=(0, 1)).code == 0:
+        return None
+    env = identity_env(author, committer)
+    git(worktree, "commit", "--quiet", "--no-verify", "--file=-", env=env, stdin=message)
+    return git(worktree, "rev-parse", "HEAD").stdout.strip()
+
+
+def start_merge(worktree: Path, ref: str, identity: Identity = SHIPYARD) -> tuple[str, ...]:
+    """Merge `ref` into the worktree's branch; the conflicted paths, with markers left in the files."""
+    env = identity_env(identity, identity)
+    done = git(worktree, "merge", "--no-edit", "--no-ff", "--no-verify", ref, env=env, ok=(0, 1))
+    if done.code == 0:
+        return ()
+    conflicts = conflicted_paths(worktree)
+    if not conflicts:  # exit 1 without conflicts: git refused to start (e.g. local changes in the way)
+        raise GitError(["merge", ref], done.code, done.stderr or done.stdout)
+    return conflicts
+
+
+def conflicted_paths(worktree: Path) -> tuple[str, ...]:
+    """The paths with unresolved merge conflicts in a work tree."""
+    out = git(worktree, "diff", "--name-only", "-z", "--diff-filter=U")
+    return tuple(dict.fromkeys(nul_split(out.stdout)))

@@ -1,0 +1,134 @@
+"""`GitRepo`: the one typed handle on the target repository that the rest of Shipyard uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from shipyard.errors import RepoError
+from shipyard.git.checkout import sync_checkout
+from shipyard.git.commit import commit_all, start_merge, status_paths
+from shipyard.git.identity import SHIPYARD, Identity, identity_env
+from shipyard.git.merge import MergeRequest, MergeResult, merge_onto
+from shipyard.git.ref import branch_tip, current_branch, is_ancestor, rev_parse
+from shipyard.git.run import git
+from shipyard.git.worktree import add_worktree, list_worktrees, remove_worktree
+
+
+@dataclass(frozen=True)
+class GitRepo:
+    """A non-bare repository with at least one commit; `root` is its top level, `git_dir` the common dir."""
+
+    root: Path
+    git_dir: Path
+
+    @classmethod
+    def open(cls, path: Path) -> GitRepo:
+        """Open the repository at or above `path`, or raise `RepoError` saying what is wrong and the fix."""
+        path = Path(path).expanduser()
+        if not path.is_dir():
+            raise RepoError(f"{path} does not exist or is not a folder; pass the path of a git repository")
+        probe = git(path, "rev-parse", "--is-bare-repository", "--is-inside-git-dir", ok=(0, 128))
+        if probe.code != 0 and "not a git repository" in probe.stderr:
+            raise RepoError(
+                f"{path} is not a git repository; run `git init` there or pass the repository's path"
+            )
+        if probe.code != 0:  # e.g. "detected dubious ownership": git's own message names the fix
+            raise RepoError(f"{path}: git cannot open it: {' '.join(probe.stderr.split())}")
+        if probe.stdout.split()[:2] != ["false", "false"]:
+            raise RepoError(
+                f"{path} is a bare repository or a .git folder; pass a repository with a work tree "
+                "(for a bare one, `git clone` it first)"
+            )
+        out = git(path, "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir")
+        root, git_dir = (Path(line) for line in out.stdout.splitlines()[:2])
+        if rev_parse(root, "HEAD") is None:
+            raise RepoError(
+                f"{root} has no commits; make a first commit (`git commit --allow-empty -m init`)"
+            )
+        return cls(root.resolve(), git_dir.resolve())
+
+    def rev_parse(self, name: str) -> str | None:
+        """The commit sha `name` refers to, or None when there is none."""
+        return rev_parse(self.root, name)
+
+    def branch_exists(self, name: str) -> bool:
+        """Whether a local branch of this name exists."""
+        return branch_tip(self.root, name) is not None
+
+    def current_branch(self) -> str | None:
+        """The branch checked out in the main work tree, or None when HEAD is detached."""
+        return current_branch(self.root)
+
+    def is_clean(self) -> bool:
+        """Whether the main work tree has no changes, untracked files included (`.shipyard/` aside)."""
+        return not status_paths(self.root)
+
+    def ensure_ignored(self, pattern: str) -> None:
+        """Add `pattern` to `.git/info/exclude` once, so the person's own files stay untouched."""
+        exclude = self.git_dir / "info" / "exclude"
+        text = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
+        if pattern in text.splitlines():
+            return
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        prefix = "" if not text or text.endswith("\n") else "\n"
+        with exclude.open("a", encoding="utf-8") as handle:
+            handle.write(f"{prefix}{pattern}\n")
+
+    def add_worktree(self, path: Path, branch: str, start: str) -> Path:
+        """Create `branch` at `start` in a new worktree at `path`, clearing leftovers of a crash first."""
+        return add_worktree(self.root, path, branch, start)
+
+    def remove_worktree(self, path: Path, delete_branch: str | None = None) -> None:
+        """Force-remove a worktree and optionally a branch; no error when they are already gone."""
+        remove_worktree(self.root, path, delete_branch)
+
+    def list_worktrees(self) -> list[Path]:
+        """The linked worktrees (the main work tree is not listed)."""
+        return list_worktrees(self.root)
+
+    def commit_all(self, worktree: Path, message: str, author: Identity, committer: Identity) -> str | None:
+        """Stage and commit everything in `worktree` (concluding a pending merge); None if nothing changed."""
+        return commit_all(worktree, message, author, committer)
+
+    def merge_onto(
+        self, branch: str, commit: str, message: str, author: Identity, committer: Identity
+    ) -> MergeResult:
+        """Land `commit` on `branch` without a work tree; never loses a concurrent merge, never forces."""
+        request = MergeRequest(branch, commit, message, author, committer)
+        return merge_onto(self.root, request)
+
+    def sync_checkout(self, branch: str, old: str, new: str) -> bool:
+        """Update the main work tree if it has `branch` checked out; False if not, or edits are in the way."""
+        return sync_checkout(self.root, branch, old, new)
+
+    def start_merge(self, worktree: Path, ref: str, identity: Identity = SHIPYARD) -> tuple[str, ...]:
+        """Merge `ref` into a worktree; the conflicted paths, with conflict markers left for the agent."""
+        return start_merge(worktree, ref, identity)
+
+    def contains(self, branch: str, commit: str) -> bool:
+        """Whether `commit` is already part of `branch`."""
+        tip = branch_tip(self.root, branch)
+        sha = rev_parse(self.root, commit)
+        return tip is not None and sha is not None and is_ancestor(self.root, sha, tip)
+
+    def authors(self, branch: str) -> list[str]:
+        """The author name of every commit on `branch`, newest first."""
+        out = git(self.root, "log", "--format=%an", f"refs/heads/{branch}", "--")
+        return out.stdout.splitlines()
+
+    def changed_files(self, worktree: Path) -> list[str]:
+        """Paths with uncommitted changes in `worktree`, untracked files included, sorted."""
+        return status_paths(worktree)
+
+
+def init_repo(root: Path, branch: str, identity: Identity, message: str) -> GitRepo:
+    """Make `root` a new repository on `branch` whose first commit holds everything in it."""
+    if (root / ".git").exists():
+        raise RepoError(f"{root} is already a git repository; pass a new or empty folder")
+    root.mkdir(parents=True, exist_ok=True)
+    git(root, "init", "--quiet", "-b", branch)
+    git(root, "add", "--all")
+    env = identity_env(identity, identity)
+    git(root, "commit", "--quiet", "--no-verify", "--allow-empty", "--file=-", env=env, stdin=message)
+    return GitRepo.open(root)

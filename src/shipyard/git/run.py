@@ -1,0 +1,91 @@
+"""The one place that starts git: `-C`, captured output, a fixed environment, `GitError` on failure."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from shipyard.errors import GitError
+from shipyard.git.identity import SHIPYARD, identity_env
+
+TIMEOUT_S = 300.0
+
+# Variables that would point git at another repository, index or identity than the one we ask for.
+_DROPPED_ENV = frozenset(
+    {
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_COMMON_DIR",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_NAMESPACE",
+        "GIT_PREFIX",
+        "GIT_IMPLICIT_WORK_TREE",
+        "GIT_CONFIG",
+        "GIT_CONFIG_PARAMETERS",
+        "GIT_CONFIG_COUNT",
+        "GIT_AUTHOR_DATE",
+        "GIT_COMMITTER_DATE",
+    }
+)
+
+# Headless and deterministic: nobody can type a passphrase for a signing key in the middle of a run.
+_CONFIG = ("-c", "commit.gpgSign=false", "-c", "core.quotePath=false")
+
+
+@dataclass(frozen=True)
+class GitOutput:
+    """What a git command returned."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+
+def base_env() -> dict[str, str]:
+    """The process environment, cleaned for git: no prompts, C locale, the Shipyard identity."""
+    env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
+    env.update(identity_env(SHIPYARD, SHIPYARD))
+    env.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"})
+    return env
+
+
+def git(
+    cwd: Path,
+    *args: str,
+    ok: Collection[int] = (0,),
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
+) -> GitOutput:
+    """Run `git -C cwd ARGS`; raise `GitError` unless the exit code is in `ok`."""
+    argv = ["-C", str(cwd), *_CONFIG, *args]
+    full_env = base_env()
+    full_env.update(env or {})
+    try:
+        done = subprocess.run(
+            ["git", *argv],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="surrogateescape",
+            env=full_env,
+            timeout=TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise GitError(argv, -1, f"timed out after {TIMEOUT_S:.0f} s") from exc
+    except OSError as exc:
+        raise GitError(argv, -1, f"cannot start git: {exc}") from exc
+    if done.returncode not in ok:
+        raise GitError(argv, done.returncode, done.stderr)
+    return GitOutput(done.returncode, done.stdout, done.stderr)
+
+
+def nul_split(text: str) -> list[str]:
+    """Split `-z` output into its non-empty fields."""
+    return [part for part in text.split("\0") if part]

@@ -1,0 +1,1 @@
+"""Packaged prompt templates, one `{role}.md` per role (see `shipyard.agent.prompts`)."""

@@ -1,0 +1,82 @@
+"""Bad input: one line naming the problem and the fix, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import invoke, snapshot
+
+
+def _assert_refused(result: object, root: Path, before: dict[str, bytes], needle: str) -> None:
+    assert result.exit_code == 2, result.stdout  # type: ignore[attr-defined]
+    lines = result.stderr.strip().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 1 and needle in lines[0], lines
+    assert snapshot(root) == before
+
+
+def test_not_a_git_repository(tmp_path: Path) -> None:
+    before = snapshot(tmp_path)
+    _assert_refused(invoke("run", str(tmp_path), "--goal", "x"), tmp_path, before, "not a git repository")
+
+
+def test_repository_without_commits(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    before = snapshot(tmp_path)
+    _assert_refused(invoke("run", str(tmp_path), "--goal", "x"), tmp_path, before, "no commits")
+
+
+OTHERS = "planner = 'scripted:demo'\njudge = 'scripted:demo'\n"
+
+
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        ("workers = 'many'\n", "`workers`"),
+        ("goal = 'x'\n[limits]\nmax_stepz = 3\n", "`limits.max_stepz`: unknown key"),
+        ("goal = 'x'\nworkers = \n", "not valid TOML"),
+        ("goal = 'x'\n[models]\nplannr = 'openai:gpt-5.2'\n", "unknown role `plannr`"),
+        ("goal = 'x'\n[models]\nworker = 'gpt5'\n" + OTHERS, "unknown model string `gpt5`"),
+        ("goal = 'x'\n[models]\nworker = 'openai:gpt-5.2'\n" + OTHERS, "OPENAI_API_KEY is not set"),
+        ("goal = 'x'\n[models]\nworker = 'anthropic:claude-opus-4-5'\n" + OTHERS, "ANTHROPIC_API_KEY is not set"),
+    ],
+)
+def test_invalid_config(repo: Path, toml: str, needle: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    (repo / "shipyard.toml").write_text(toml)
+    before = snapshot(repo)
+    _assert_refused(invoke("run", str(repo)), repo, before, needle)
+
+
+def test_unknown_role_on_the_command_line(repo: Path) -> None:
+    before = snapshot(repo)
+    result = invoke("run", str(repo), "--goal", "x", "--model", "plannr=scripted:demo")
+    _assert_refused(result, repo, before, "unknown role `plannr`")
+
+
+def test_missing_goal(repo: Path) -> None:
+    before = snapshot(repo)
+    _assert_refused(invoke("run", str(repo), "--model", "scripted:demo"), repo, before, "no goal")
+
+
+def test_status_without_a_run(repo: Path) -> None:
+    before = snapshot(repo)
+    _assert_refused(invoke("status", str(repo)), repo, before, "no Shipyard run")
+
+
+def test_demo_refuses_a_folder_with_files(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    before = snapshot(tmp_path)
+    _assert_refused(invoke("demo", "--dir", str(tmp_path)), tmp_path, before, "not an empty folder")
+
+
+def test_init_writes_a_config_once(repo: Path) -> None:
+    first = invoke("init", str(repo), "--goal", "build it", "--check", "pytest -q")
+    assert first.exit_code == 0
+    text = (repo / "shipyard.toml").read_text()
+    assert 'goal = "build it"' in text and 'check = "pytest -q"' in text
+    before = snapshot(repo)
+    _assert_refused(invoke("init", str(repo)), repo, before, "already exists")

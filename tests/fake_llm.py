@@ -1,0 +1,211 @@
+"""A fake LLM server on 127.0.0.1 speaking OpenAI Chat Completions and Anthropic Messages (non-streaming).
+
+    with FakeLLMServer(lambda api, body: FakeReply(text="hi")) as server:
+        client = openai.AsyncOpenAI(api_key="k", base_url=server.openai_base_url)
+
+`api` is "openai" or "anthropic". Every request body is recorded in `server.requests`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+INPUT_TOKENS = 11
+OUTPUT_TOKENS = 7
+_PATHS = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
+
+
+@dataclass
+class FakeReply:
+    """One turn: text and/or tool calls `(name, arguments)`; a `status` >= 400 sends an error instead."""
+
+    text: str = ""
+    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    # Sent verbatim as every tool call's arguments (OpenAI) or input (Anthropic, parsed if it is JSON).
+    raw_arguments: str | None = None
+
+
+Responder = Callable[[str, dict[str, Any]], FakeReply]
+
+
+def count_tool_results(api: str, body: dict[str, Any]) -> int:
+    """How many tool results the conversation in a request body holds."""
+    if api == "openai":
+        return sum(1 for m in body.get("messages", []) if m.get("role") == "tool")
+    return sum(
+        1
+        for m in body.get("messages", [])
+        if isinstance(m.get("content"), list)
+        for block in m["content"]
+        if block.get("type") == "tool_result"
+    )
+
+
+class FakeLLMServer:
+    """A threaded HTTP server answering each request with `responder(api, body)`."""
+
+    def __init__(self, responder: Responder | None = None) -> None:
+        self.responder: Responder = responder or (lambda api, body: FakeReply(text="ok"))
+        self._requests: list[dict[str, Any]] = []
+        self._headers: list[dict[str, str]] = []
+        self.errors: list[BaseException] = []  # exceptions raised by the responder (sent as 500s)
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "server not started"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        return self.url
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def request_headers(self) -> list[dict[str, str]]:
+        with self._lock:
+            return list(self._headers)
+
+    def start(self) -> FakeLLMServer:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.01,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> FakeLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def answer(
+        self, api: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[FakeReply, dict[str, Any]]:
+        """Record a request and build the reply and its JSON payload."""
+        with self._lock:
+            self._requests.append(body)
+            self._headers.append(headers)
+        try:
+            reply = self.responder(api, body)
+        except Exception as exc:
+            self.errors.append(exc)
+            reply = FakeReply(text=f"responder failed: {exc!r}", status=500)
+        if reply.status >= 400:
+            return reply, _error_json(api, reply)
+        n = next(self._ids)
+        build = _openai_json if api == "openai" else _anthropic_json
+        return reply, build(reply, body.get("model", ""), n)
+
+
+def _openai_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": f"call_{n}_{i}",
+                "type": "function",
+                "function": {"name": name, "arguments": _arguments(reply, args)},
+            }
+            for i, (name, args) in enumerate(reply.tool_calls)
+        ]
+    usage = {"prompt_tokens": INPUT_TOKENS, "completion_tokens": OUTPUT_TOKENS}
+    return {
+        "id": f"chatcmpl-{n}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": "tool_calls" if reply.tool_calls else "stop"}
+        ],
+        "usage": {**usage, "total_tokens": INPUT_TOKENS + OUTPUT_TOKENS},
+    }
+
+
+def _anthropic_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
+    content: list[dict[str, Any]] = [{"type": "text", "text": reply.text}] if reply.text else []
+    for i, (name, args) in enumerate(reply.tool_calls):
+        raw = _arguments(reply, args)
+        try:
+            tool_input = json.loads(raw)
+        except ValueError:
+            tool_input = raw
+        content.append({"type": "tool_use", "id": f"toolu_{n}_{i}", "name": name, "input": tool_input})
+    return {
+        "id": f"msg_{n}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": "tool_use" if reply.tool_calls else "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS},
+    }
+
+
+def _arguments(reply: FakeReply, args: dict[str, Any]) -> str:
+    return reply.raw_arguments if reply.raw_arguments is not None else json.dumps(args)
+
+
+def _error_json(api: str, reply: FakeReply) -> dict[str, Any]:
+    message = reply.text or f"fake error {reply.status}"
+    if api == "openai":
+        return {"error": {"message": message, "type": "fake_error", "code": str(reply.status)}}
+    return {"type": "error", "error": {"type": "fake_error", "message": message}}
+
+
+def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            api = _PATHS.get(self.path.split("?")[0])
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            if api is None:
+                self._send(404, {"error": {"message": f"no route {self.path}"}}, {})
+                return
+            reply, payload = server.answer(api, body, {k.lower(): v for k, v in self.headers.items()})
+            self._send(reply.status, payload, reply.headers)
+
+        def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
+            data = json.dumps(payload).encode()
+            headers = {"Content-Type": "application/json", "Content-Length": str(len(data)), **headers}
+            try:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout test): nothing to tell it
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep test output clean
+
+    return Handler
