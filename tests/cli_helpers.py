@@ -23,7 +23,9 @@ def git(repo: Path, *args: str) -> str:
     import os
 
     env = {**os.environ, **GIT_ENV}
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout
 
 
 def make_repo(root: Path) -> Path:

@@ -122,7 +122,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path.name}: not valid TOML ({exc}); fix the syntax or run `shipyard init`")
+        raise ConfigError(
+            f"{path.name}: not valid TOML ({exc}); fix the syntax or run `shipyard init`"
+        ) from None
 
 
 def _apply_overrides(raw: dict[str, Any], ov: Overrides) -> dict[str, Any]:
@@ -161,7 +163,9 @@ def _read_goal_file(repo_root: Path, name: str) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"goal_file `{name}`: cannot read it ({exc.__class__.__name__}); fix the path")
+        raise ConfigError(
+            f"goal_file `{name}`: cannot read it ({exc.__class__.__name__}); fix the path"
+        ) from None
 
 
 def _one_line(exc: ValidationError) -> str:

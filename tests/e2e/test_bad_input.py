@@ -40,7 +40,10 @@ OTHERS = "planner = 'scripted:demo'\njudge = 'scripted:demo'\n"
         ("goal = 'x'\n[models]\nplannr = 'openai:gpt-5.2'\n", "unknown role `plannr`"),
         ("goal = 'x'\n[models]\nworker = 'gpt5'\n" + OTHERS, "unknown model string `gpt5`"),
         ("goal = 'x'\n[models]\nworker = 'openai:gpt-5.2'\n" + OTHERS, "OPENAI_API_KEY is not set"),
-        ("goal = 'x'\n[models]\nworker = 'anthropic:claude-opus-4-5'\n" + OTHERS, "ANTHROPIC_API_KEY is not set"),
+        (
+            "goal = 'x'\n[models]\nworker = 'anthropic:claude-opus-4-5'\n" + OTHERS,
+            "ANTHROPIC_API_KEY is not set",
+        ),
     ],
 )
 def test_invalid_config(repo: Path, toml: str, needle: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,10 @@ def test_demo_builds_the_sample_with_several_workers(tmp_path: Path) -> None:
     target = tmp_path / "demo"
     run = subprocess.run(
         [SHIPYARD, "demo", "--dir", str(target), "--workers", "4"],
-        capture_output=True, text=True, timeout=240, env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=dict(os.environ),
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "scripted" in run.stdout
@@ -35,6 +38,8 @@ def test_demo_builds_the_sample_with_several_workers(tmp_path: Path) -> None:
     assert data["tasks"]["open"] == 0 and data["tasks"]["claimed"] == 0
     assert data["tasks"]["done"] + data["tasks"]["cancelled"] == sum(data["tasks"].values())
     assert data["merged_commits"] > 0
-    assert not (target / ".shipyard" / "worktrees").exists() or not any((target / ".shipyard" / "worktrees").iterdir())
+    assert not (target / ".shipyard" / "worktrees").exists() or not any(
+        (target / ".shipyard" / "worktrees").iterdir()
+    )
     changelog = (target / "CHANGELOG.md").read_text()
     assert changelog.count("implemented") == 6 and "<<<<<<<" not in changelog

@@ -1,4 +1,4 @@
-"""`shipyard run` with a worker model of the `openai:` and `anthropic:` kinds, over real HTTP to a fake server."""
+"""`shipyard run` with `openai:` and `anthropic:` worker models, over real HTTP to a fake server."""
 
 from __future__ import annotations
 
@@ -24,27 +24,41 @@ def _worker(api: str, body: dict[str, Any]) -> FakeReply:
 
 
 def _scripts(tmp_path: Path) -> Path:
-    task = {"title": "Write hello.py", "description": "greet(name) returns 'hello NAME'",
-            "acceptance": "import hello works", "scope": ["hello.py"]}
-    return write_script(tmp_path / "script.json", {
-        "planner": [
-            {"tool_calls": [{"name": "create_task", "arguments": task}]},
-            {"tool_calls": [{"name": "finish", "arguments": {"summary": "one task"}}]},
-            {"tool_calls": [{"name": "finish", "arguments": {"summary": "the task is merged"}}]},
-        ],
-        "judge": [{"tool_calls": [{"name": "verdict", "arguments": {"decision": "stop", "notes": "hello.py works"}}]}],
-    })
+    task = {
+        "title": "Write hello.py",
+        "description": "greet(name) returns 'hello NAME'",
+        "acceptance": "import hello works",
+        "scope": ["hello.py"],
+    }
+    return write_script(
+        tmp_path / "script.json",
+        {
+            "planner": [
+                {"tool_calls": [{"name": "create_task", "arguments": task}]},
+                {"tool_calls": [{"name": "finish", "arguments": {"summary": "one task"}}]},
+                {"tool_calls": [{"name": "finish", "arguments": {"summary": "the task is merged"}}]},
+            ],
+            "judge": [
+                {
+                    "tool_calls": [
+                        {"name": "verdict", "arguments": {"decision": "stop", "notes": "hello.py works"}}
+                    ]
+                }
+            ],
+        },
+    )
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_run_with_a_provider_worker_over_http(repo: Path, tmp_path: Path, provider: str) -> None:
     script = _scripts(tmp_path)
-    check = f"{shlex.quote(sys.executable)} -c 'import hello; assert hello.greet(\"x\") == \"hello x\"'"
+    check = f'{shlex.quote(sys.executable)} -c \'import hello; assert hello.greet("x") == "hello x"\''
     with FakeLLMServer(_worker) as server:
         base = server.openai_base_url if provider == "openai" else server.anthropic_base_url
         (repo / "shipyard.toml").write_text(
             f'goal = "write hello.py"\ncheck = {json.dumps(check)}\nworkers = 2\n'
-            f'[models]\nplanner = "scripted:{script}"\njudge = "scripted:{script}"\nworker = "{provider}:fake-model"\n'
+            f'[models]\nplanner = "scripted:{script}"\njudge = "scripted:{script}"\n'
+            f'worker = "{provider}:fake-model"\n'
             f'[providers.{provider}]\nbase_url = "{base}"\n'
         )
         result = invoke("run", str(repo), env={f"{provider.upper()}_API_KEY": "test-key"})

@@ -21,7 +21,9 @@ from shipyard.errors import ConfigError, UserError
 from shipyard.fleet.status import run_status
 from shipyard.git import GitRepo
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Run a fleet of LLM coding agents on a git repository.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Run a fleet of LLM coding agents on a git repository."
+)
 out = Console(highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,13 +69,16 @@ def run(
     goal: Annotated[str | None, typer.Option(help="Goal text (overrides shipyard.toml).")] = None,
     goal_file: Annotated[Path | None, typer.Option(help="Read the goal from this file.")] = None,
     workers: Annotated[int | None, typer.Option(min=1, max=1024, help="Workers in parallel.")] = None,
-    model: Annotated[list[str] | None, typer.Option(help="ROLE=PROVIDER:MODEL, repeatable; or one for all.")] = None,
+    model: Annotated[
+        list[str] | None, typer.Option(help="ROLE=PROVIDER:MODEL, repeatable; or one for all.")
+    ] = None,
     max_cycles: Annotated[int | None, typer.Option(min=1)] = None,
 ) -> None:
     """Run the fleet on a repository until the judge says done or a limit is reached."""
     repo = GitRepo.open(path)
-    overrides = Overrides(goal=goal, goal_file=goal_file, workers=workers, max_cycles=max_cycles,
-                          models=tuple(model or ()))
+    overrides = Overrides(
+        goal=goal, goal_file=goal_file, workers=workers, max_cycles=max_cycles, models=tuple(model or ())
+    )
     config = load_config(repo.root, overrides)
     rt = build_runtime(repo, config, os.environ)
     result, status = run_fleet(rt, out.print)
@@ -99,14 +104,18 @@ def status(
         return
     tasks = ", ".join(f"{k} {v}" for k, v in data["tasks"].items())
     out.print(f"state: {data['state']} {data['reason']}\ntasks: {tasks}")
-    out.print(f"merged commits: {data['merged_commits']}; conflicts: {data['conflicts']}; cycles: {data['cycles']}")
+    out.print(
+        f"merged commits: {data['merged_commits']}; conflicts: {data['conflicts']}; cycles: {data['cycles']}"
+    )
     out.print(f"tokens: {data['tokens']}; cost: ${data['cost_usd']:.4f}")
 
 
 @app.command()
 @user_errors
 def demo(
-    dir: Annotated[Path | None, typer.Option("--dir", help="Where to create the sample project (new or empty).")] = None,
+    dir: Annotated[
+        Path | None, typer.Option("--dir", help="Where to create the sample project (new or empty).")
+    ] = None,
     workers: Annotated[int, typer.Option(min=1, max=64)] = 4,
 ) -> None:
     """Build a small sample project with a scripted fleet: no LLM, no API key."""

@@ -1,4 +1,4 @@
-"""The composition root: validates everything, then builds the concrete parts. Only here are classes picked."""
+"""The composition root: validates everything, then builds the concrete parts (only here)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,13 @@ from shipyard.errors import ConfigError, RepoError
 from shipyard.fleet.runtime import STATE_DIR, Runtime
 from shipyard.git import GitRepo
 from shipyard.models.base import Model
-from shipyard.models.factory import ModelRef, ProviderSettings, build_provider_model, check_provider_ready
-from shipyard.models.factory import parse_model_string
+from shipyard.models.factory import (
+    ModelRef,
+    ProviderSettings,
+    build_provider_model,
+    check_provider_ready,
+    parse_model_string,
+)
 from shipyard.models.pricing import Price
 from shipyard.models.scripted import load_recorded
 
@@ -26,7 +31,8 @@ def validate(repo: GitRepo, config: ShipyardConfig, env: Mapping[str, str]) -> d
         raise ConfigError("no goal: set `goal` (or `goal_file`) in shipyard.toml, or pass --goal TEXT")
     if not repo.branch_exists(config.branch):
         raise RepoError(
-            f"branch `{config.branch}` does not exist in {repo.root}; create it or set `branch` in shipyard.toml"
+            f"branch `{config.branch}` does not exist in {repo.root}; "
+            "create it or set `branch` in shipyard.toml"
         )
     refs = {role: parse_model_string(config.model_for(role)) for role in Role}
     for ref in refs.values():
@@ -35,10 +41,14 @@ def validate(repo: GitRepo, config: ShipyardConfig, env: Mapping[str, str]) -> d
         elif ref.provider == "scripted" and ref.model_id != "demo":
             path = Path(ref.model_id)
             if not path.is_file():
-                raise ConfigError(f"scripted model file `{ref.model_id}` not found; give a JSON file path or `demo`")
+                raise ConfigError(
+                    f"scripted model file `{ref.model_id}` not found; give a JSON file path or `demo`"
+                )
         elif ref.provider != "scripted":
-            raise ConfigError(f"model provider `{ref.provider}` is not available in this version; use openai, "
-                              "anthropic or scripted")
+            raise ConfigError(
+                f"model provider `{ref.provider}` is not available in this version; use openai, "
+                "anthropic or scripted"
+            )
     return refs
 
 
@@ -46,11 +56,14 @@ def _settings(config: ShipyardConfig, provider: str) -> ProviderSettings:
     p = config.providers.get(provider)
     if p is None:
         return ProviderSettings()
-    return ProviderSettings(base_url=p.base_url, api_key_env=p.api_key_env, timeout_s=p.timeout_s,
-                            max_retries=p.max_retries)
+    return ProviderSettings(
+        base_url=p.base_url, api_key_env=p.api_key_env, timeout_s=p.timeout_s, max_retries=p.max_retries
+    )
 
 
-def build_models(config: ShipyardConfig, refs: Mapping[Role, ModelRef], env: Mapping[str, str]) -> dict[Role, Model]:
+def build_models(
+    config: ShipyardConfig, refs: Mapping[Role, ModelRef], env: Mapping[str, str]
+) -> dict[Role, Model]:
     """One model object per distinct model string, shared by the roles that use it."""
     built: dict[ModelRef, Model] = {}
     for ref in refs.values():

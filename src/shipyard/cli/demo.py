@@ -35,7 +35,9 @@ def _config_text(workers: int) -> str:
     check = f"{shlex.quote(sys.executable)} -m pytest -q"
     text = render(GOAL, check, workers, "main")
     start, end = text.index("[models]"), text.index("# Per-agent limits")
-    scripted = "[models]\n" + "".join(f'{r} = "scripted:demo"\n' for r in ("planner", "subplanner", "worker", "judge"))
+    scripted = "[models]\n" + "".join(
+        f'{r} = "scripted:demo"\n' for r in ("planner", "subplanner", "worker", "judge")
+    )
     return text[:start] + scripted + "\n" + text[end:]
 
 

@@ -23,7 +23,9 @@ def describe(event: Event) -> str | None:
         "TaskReleased": lambda: f"{task} returned to the board: {d.get('reason', '')}",
         "TaskFailed": lambda: f"{task} failed: {d.get('reason', '')}",
         "LeaseExpired": lambda: f"{task} lease expired; back on the board",
-        "CheckRan": lambda: f"check on {str(d.get('sha', ''))[:10]}: {'passed' if d.get('passed') else 'FAILED'}",
+        "CheckRan": lambda: (
+            f"check on {str(d.get('sha', ''))[:10]}: {'passed' if d.get('passed') else 'FAILED'}"
+        ),
         "PlannerWoken": lambda: f"{who} woken with {len(d.get('handoffs', []))} handoffs",
         "VerdictGiven": lambda: f"judge: {d.get('decision')} ({d.get('notes', '')})",
         "RunFinished": lambda: f"run {d.get('state')}: {d.get('reason', '')}",

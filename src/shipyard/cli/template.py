@@ -64,4 +64,6 @@ check_timeout_s = 900
 
 def render(goal: str, check: str, workers: int, branch: str) -> str:
     """The template with the person's values, quoted as TOML strings."""
-    return TEMPLATE.format(goal=json.dumps(goal), check=json.dumps(check), workers=workers, branch=json.dumps(branch))
+    return TEMPLATE.format(
+        goal=json.dumps(goal), check=json.dumps(check), workers=workers, branch=json.dumps(branch)
+    )

@@ -31,18 +31,48 @@ STUBS = {
 }
 
 TESTS = {
-    "slug": 'from textkit.slug import slugify\n\n\ndef test_slugify():\n'
-    '    assert slugify("Hello, World!") == "hello-world"\n    assert slugify("  a  b ") == "a-b"\n',
-    "roman": "from textkit.roman import from_roman, to_roman\n\n\ndef test_roundtrip():\n"
-    '    assert to_roman(1994) == "MCMXCIV"\n    assert all(from_roman(to_roman(n)) == n for n in range(1, 4000))\n',
-    "stats": "from textkit.stats import mean, median\n\n\ndef test_stats():\n"
-    "    assert mean([1, 2, 3, 4]) == 2.5\n    assert median([3, 1, 2]) == 2\n    assert median([4, 1, 2, 3]) == 2.5\n",
-    "count": "from textkit.count import word_count\n\n\ndef test_count():\n"
-    '    assert word_count("a b A c b a") == {"a": 3, "b": 2, "c": 1}\n',
-    "wrap": "from textkit.wrap import wrap\n\n\ndef test_wrap():\n"
-    '    assert wrap("the quick brown fox", 10) == ["the quick", "brown fox"]\n    assert wrap("", 5) == []\n',
-    "case": "from textkit.case import camel_case, snake_case\n\n\ndef test_case():\n"
-    '    assert snake_case("HelloWorld") == "hello_world"\n    assert camel_case("hello_world") == "helloWorld"\n',
+    "slug": """from textkit.slug import slugify
+
+
+def test_slugify():
+    assert slugify("Hello, World!") == "hello-world"
+    assert slugify("  a  b ") == "a-b"
+""",
+    "roman": """from textkit.roman import from_roman, to_roman
+
+
+def test_roundtrip():
+    assert to_roman(1994) == "MCMXCIV"
+    assert all(from_roman(to_roman(n)) == n for n in range(1, 4000))
+""",
+    "stats": """from textkit.stats import mean, median
+
+
+def test_stats():
+    assert mean([1, 2, 3, 4]) == 2.5
+    assert median([3, 1, 2]) == 2
+    assert median([4, 1, 2, 3]) == 2.5
+""",
+    "count": """from textkit.count import word_count
+
+
+def test_count():
+    assert word_count("a b A c b a") == {"a": 3, "b": 2, "c": 1}
+""",
+    "wrap": """from textkit.wrap import wrap
+
+
+def test_wrap():
+    assert wrap("the quick brown fox", 10) == ["the quick", "brown fox"]
+    assert wrap("", 5) == []
+""",
+    "case": """from textkit.case import camel_case, snake_case
+
+
+def test_case():
+    assert snake_case("HelloWorld") == "hello_world"
+    assert camel_case("hello_world") == "helloWorld"
+""",
 }
 
 PYPROJECT = """[project]

@@ -37,7 +37,7 @@ def _last_tool(req: ModelRequest) -> str:
 def _task_for(mod: str) -> dict[str, object]:
     return {
         "title": f"Implement textkit/{mod}.py",
-        "description": f"Implement every function of textkit/{mod}.py as SPEC.md says; add a CHANGELOG.md line.",
+        "description": f"Implement textkit/{mod}.py as SPEC.md says; add a line to CHANGELOG.md.",
         "acceptance": f"tests/test_{mod}.py passes",
         "scope": [f"textkit/{mod}.py", "CHANGELOG.md"],
     }
@@ -58,8 +58,15 @@ def planner(req: ModelRequest) -> ModelResponse:
     calls = [call("create_task", f"c{i}", **_task_for(m)) for i, m in enumerate(todo) if m not in DELEGATED]
     if any(m in DELEGATED for m in todo):
         scope = [f"textkit/{m}.py" for m in DELEGATED]
-        calls.append(call("delegate", "d", title="Formatting helpers (wrap, case)",
-                          description="Plan the formatting helpers of SPEC.md.", scope=scope))
+        calls.append(
+            call(
+                "delegate",
+                "d",
+                title="Formatting helpers (wrap, case)",
+                description="Plan the formatting helpers of SPEC.md.",
+                scope=scope,
+            )
+        )
     return turn(*calls)
 
 
@@ -82,8 +89,12 @@ def worker(req: ModelRequest) -> ModelResponse:
     plan = [
         call("read_file", path=f"textkit/{mod}.py"),
         call("write_file", path=f"textkit/{mod}.py", content=SOLUTIONS[mod]),
-        call("shell", command=f"sed -i '{_MARKERS}' CHANGELOG.md" if resolving
-             else f"echo '- textkit/{mod}.py: implemented' >> CHANGELOG.md"),
+        call(
+            "shell",
+            command=f"sed -i '{_MARKERS}' CHANGELOG.md"
+            if resolving
+            else f"echo '- textkit/{mod}.py: implemented' >> CHANGELOG.md",
+        ),
         call("shell", command=test),
     ]
     if step < len(plan):

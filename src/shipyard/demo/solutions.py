@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 SOLUTIONS = {
-    "slug": '''import re
+    "slug": """import re
 
 
 def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-''',
-    "roman": '''_NUMERALS = [
+""",
+    "roman": """_NUMERALS = [
     (1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
     (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I"),
 ]
@@ -30,8 +30,8 @@ def from_roman(s: str) -> int:
         v = values[ch]
         total += -v if i + 1 < len(s) and values[s[i + 1]] > v else v
     return total
-''',
-    "stats": '''def mean(xs: list[float]) -> float:
+""",
+    "stats": """def mean(xs: list[float]) -> float:
     return sum(xs) / len(xs)
 
 
@@ -39,14 +39,14 @@ def median(xs: list[float]) -> float:
     s = sorted(xs)
     mid = len(s) // 2
     return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
-''',
-    "count": '''from collections import Counter
+""",
+    "count": """from collections import Counter
 
 
 def word_count(text: str) -> dict[str, int]:
     return dict(Counter(text.lower().split()))
-''',
-    "wrap": '''def wrap(text: str, width: int) -> list[str]:
+""",
+    "wrap": """def wrap(text: str, width: int) -> list[str]:
     lines: list[str] = []
     line = ""
     for word in text.split():
@@ -58,8 +58,8 @@ def word_count(text: str) -> dict[str, int]:
     if line:
         lines.append(line)
     return lines
-''',
-    "case": '''import re
+""",
+    "case": """import re
 
 
 def snake_case(name: str) -> str:
@@ -69,5 +69,5 @@ def snake_case(name: str) -> str:
 def camel_case(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
-''',
+""",
 }

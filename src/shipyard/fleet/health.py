@@ -76,9 +76,15 @@ class HealthMonitor:
             res = await run_command(self._rt.config.check, path, self._rt.config.fleet.check_timeout_s)
         finally:
             await asyncio.to_thread(repo.remove_worktree, path, branch)
-        result = CheckResult(tip, res.exit_code == 0, res.exit_code, res.output[-_TAIL_CHARS:],
-                             time.monotonic() - started)
-        data = {"sha": tip, "passed": result.passed, "exit_code": result.exit_code,
-                "duration_s": round(result.duration_s, 3), "output_tail": result.output_tail[-800:]}
+        result = CheckResult(
+            tip, res.exit_code == 0, res.exit_code, res.output[-_TAIL_CHARS:], time.monotonic() - started
+        )
+        data = {
+            "sha": tip,
+            "passed": result.passed,
+            "exit_code": result.exit_code,
+            "duration_s": round(result.duration_s, 3),
+            "output_tail": result.output_tail[-800:],
+        }
         self._rt.record(Event("CheckRan", data))
         return result

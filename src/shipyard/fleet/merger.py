@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Callable
 
 from shipyard.domain import Event, Task
-from shipyard.git import MergeResult
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
+from shipyard.git import MergeResult
 
 
 class Merger:

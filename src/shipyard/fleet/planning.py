@@ -27,7 +27,9 @@ def plan_task_of(planner: str) -> int | None:
     return int(planner.removeprefix(SUB_PREFIX)) if planner.startswith(SUB_PREFIX) else None
 
 
-def _variables(rt: Runtime, seat: PlannerSeat, scope: Task | None, handoffs: str, notes: str) -> dict[str, str]:
+def _variables(
+    rt: Runtime, seat: PlannerSeat, scope: Task | None, handoffs: str, notes: str
+) -> dict[str, str]:
     scope_text = "(the whole goal)"
     if scope is not None:
         scope_text = f"{scope.title}\n{scope.spec.description}\npaths: {', '.join(scope.spec.scope) or 'any'}"
@@ -54,8 +56,12 @@ async def plan(
         can_delegate = seat.depth < rt.config.fleet.max_depth
         session = Session(role, seat.name, tree, variables, seat.plan_task_id, sink, can_delegate)
         outcome = await run_session(rt, session)
-    data = {"created": sink.created, "stop_reason": outcome.stop_reason.value,
-            "summary": handoff_of(outcome).summary, "cycle": seat.cycle}
+    data = {
+        "created": sink.created,
+        "stop_reason": outcome.stop_reason.value,
+        "summary": handoff_of(outcome).summary,
+        "cycle": seat.cycle,
+    }
     rt.record(Event("PlannerFinished", data, seat.plan_task_id, seat.name))
     return outcome.stop_reason is StopReason.FINISHED
 
@@ -73,5 +79,6 @@ async def plan_scope(rt: Runtime, agent: str, task: Task, on_created: Callable[[
 
 def _plan_handoff(rt: Runtime, name: str) -> Handoff:
     created = [t for t in rt.board.tasks() if t.spec.planner == name]
-    return Handoff(summary=f"planned {len(created)} tasks: " + "; ".join(f"#{t.id} {t.title}" for t in created))
-
+    return Handoff(
+        summary=f"planned {len(created)} tasks: " + "; ".join(f"#{t.id} {t.title}" for t in created)
+    )

@@ -59,7 +59,9 @@ class Fleet:
         if verdict.decision is Decision.STOP:
             if _green(rt, check):
                 return "done", f"the judge said done: {verdict.notes}"
-            rt.record(Event("VerdictOverruled", {"cycle": cycle, "reason": "the check fails on the shared branch"}))
+            rt.record(
+                Event("VerdictOverruled", {"cycle": cycle, "reason": "the check fails on the shared branch"})
+            )
         budget = over_budget(rt)
         return ("stopped", budget) if budget else None
 

@@ -8,8 +8,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipyard.agent import AgentLimits, AgentOutcome, AgentRun, Tool, render_prompt, role_tools, run_agent
-from shipyard.agent import workspace_tools
+from shipyard.agent import (
+    AgentLimits,
+    AgentOutcome,
+    AgentRun,
+    Tool,
+    render_prompt,
+    role_tools,
+    run_agent,
+    workspace_tools,
+)
 from shipyard.agent.roles import TaskSink
 from shipyard.domain import Role
 from shipyard.fleet.ledger import LedgerObserver
@@ -43,7 +51,9 @@ async def run_session(rt: Runtime, s: Session) -> AgentOutcome:
     system, prompt = render_prompt(s.role, s.variables, rt.prompts_dir())
     lim = rt.config.limits
     limits = AgentLimits(max_steps=lim.max_steps, wall_time_s=lim.wall_time_s, max_tokens=lim.max_tokens)
-    run = AgentRun(role=s.role, agent=s.agent, system=system, prompt=prompt, tools=_tools(rt, s), limits=limits)
+    run = AgentRun(
+        role=s.role, agent=s.agent, system=system, prompt=prompt, tools=_tools(rt, s), limits=limits
+    )
     return await run_agent(rt.models[s.role], run, LedgerObserver(rt, s.task_id))
 
 
@@ -58,5 +68,3 @@ async def snapshot(rt: Runtime, name: str) -> AsyncIterator[Path]:
         yield path
     finally:
         await asyncio.to_thread(rt.repo.remove_worktree, path, branch)
-
-

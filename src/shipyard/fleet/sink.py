@@ -29,16 +29,26 @@ class BoardSink:
         self._on_created = on_created
         self.created: list[int] = []
 
-    def create_task(self, title: str, description: str, acceptance: str, scope: list[str], priority: int) -> int:
+    def create_task(
+        self, title: str, description: str, acceptance: str, scope: list[str], priority: int
+    ) -> int:
         return self._add(TaskKind.CODE, title, description, acceptance, scope, priority, self._seat.depth)
 
     def delegate(self, title: str, description: str, scope: list[str], priority: int) -> int:
         if self._seat.depth + 1 > self._rt.config.fleet.max_depth:
-            raise ToolError(f"delegation depth limit {self._rt.config.fleet.max_depth} reached; use create_task")
+            raise ToolError(
+                f"delegation depth limit {self._rt.config.fleet.max_depth} reached; use create_task"
+            )
         return self._add(TaskKind.PLAN, title, description, "", scope, priority, self._seat.depth + 1)
 
     def _add(
-        self, kind: TaskKind, title: str, description: str, acceptance: str, scope: list[str], priority: int,
+        self,
+        kind: TaskKind,
+        title: str,
+        description: str,
+        acceptance: str,
+        scope: list[str],
+        priority: int,
         depth: int,
     ) -> int:
         limit = self._rt.config.fleet.max_tasks_per_planner
@@ -47,9 +57,16 @@ class BoardSink:
         if not title.strip():
             raise ToolError("a task needs a non-empty title")
         spec = TaskSpec(
-            title=title.strip(), description=description, acceptance=acceptance, scope=tuple(scope),
-            priority=priority, kind=kind, planner=self._seat.name, parent_id=self._seat.plan_task_id,
-            depth=depth, cycle=self._seat.cycle,
+            title=title.strip(),
+            description=description,
+            acceptance=acceptance,
+            scope=tuple(scope),
+            priority=priority,
+            kind=kind,
+            planner=self._seat.name,
+            parent_id=self._seat.plan_task_id,
+            depth=depth,
+            cycle=self._seat.cycle,
         )
         task = self._rt.board.add_task(spec)
         self.created.append(task.id)

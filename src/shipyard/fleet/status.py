@@ -32,8 +32,11 @@ def run_status(board: Board) -> dict[str, Any]:
         "cost_usd": round(totals.cost_usd, 6),
         "by_role": by_role,
         "authors": sorted({e.agent for e in merged if e.agent}),
-        "last_check": None if last_check is None else {
-            "sha": last_check.get("sha"), "passed": last_check.get("passed"),
+        "last_check": None
+        if last_check is None
+        else {
+            "sha": last_check.get("sha"),
+            "passed": last_check.get("passed"),
         },
         "events": len(events),
     }

@@ -72,7 +72,9 @@ def _variables(rt: Runtime, seat: Seat, conflict: str) -> dict[str, str]:
 async def _attempt(rt: Runtime, merger: Merger, seat: Seat) -> None:
     conflict, rounds = "", rt.config.fleet.max_conflict_rounds
     for _ in range(rounds + 1):
-        session = Session(Role.WORKER, seat.agent, seat.worktree, _variables(rt, seat, conflict), seat.task.id)
+        session = Session(
+            Role.WORKER, seat.agent, seat.worktree, _variables(rt, seat, conflict), seat.task.id
+        )
         outcome = await run_session(rt, session)
         handoff = handoff_of(outcome)
         if outcome.stop_reason is not StopReason.FINISHED:

@@ -94,7 +94,9 @@ def load_recorded(path: Path) -> ScriptedModel:
             role = Role(key)
         except ValueError:
             roles = ", ".join(r.value for r in Role)
-            raise ConfigError(f"scripted model file {path}: unknown role `{key}`; expected one of {roles}") from None
+            raise ConfigError(
+                f"scripted model file {path}: unknown role `{key}`; expected one of {roles}"
+            ) from None
         recorded[role] = [_turn_from_json(t, i) for i, t in enumerate(turns)]
     return ScriptedModel(recorded=recorded, name=f"scripted:{path.name}")
 
