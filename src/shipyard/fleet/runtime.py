@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shipyard.agent.backend import AgentBackend, LoopBackend
 from shipyard.board.base import Board
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Event, Role
@@ -18,6 +19,7 @@ STATE_DIR = ".shipyard"
 HARNESS = Identity("Shipyard", "shipyard@shipyard.local")
 
 Progress = Callable[[Event], None]
+BackendPicker = Callable[[Role, str], AgentBackend | None]
 
 
 def agent_identity(agent: str) -> Identity:
@@ -60,6 +62,8 @@ class Runtime:
     stop: StopSignal = field(default_factory=StopSignal)
     totals: Totals = field(default_factory=Totals)
     started_monotonic: float = field(default_factory=time.monotonic)
+    # Picks an external backend for (role, agent name); None means the built-in loop on `models[role]`.
+    pick_backend: BackendPicker | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -70,6 +74,15 @@ class Runtime:
 
     def prompts_dir(self) -> Path:
         return self.repo.root / self.config.prompts_dir
+
+    def backend(self, role: Role, agent: str) -> AgentBackend:
+        """The backend that runs this agent."""
+        chosen = self.pick_backend(role, agent) if self.pick_backend is not None else None
+        return chosen if chosen is not None else LoopBackend(self.models[role])
+
+    def control(self) -> str:
+        """What the person asked for through `shipyard pause|stop` or the dashboard: "", pause or stop."""
+        return self.board.get_meta("control") or ""
 
     def record(self, event: Event) -> Event:
         """Append an event to the log and show it as progress."""

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from shipyard.domain import Event, TaskKind, TaskStatus
+from shipyard.domain import Event, Task, TaskKind, TaskStatus
 from shipyard.fleet.briefing import handoff_text
 from shipyard.fleet.merger import Merger
 from shipyard.fleet.planning import ROOT, plan, plan_scope, plan_task_of
@@ -15,16 +15,28 @@ from shipyard.fleet.sink import PlannerSeat
 from shipyard.fleet.wakes import WakeTracker
 from shipyard.fleet.worker import work_on
 
+TaskRunner = Callable[[str, Task], Coroutine[Any, Any, None]]
+
 _POLL_S = 5.0
 
 
 class WorkPhase:
     """Runs one cycle's planning and work; returns when no task is open or claimed and no planner runs."""
 
-    def __init__(self, rt: Runtime, merger: Merger, cycle: int, budget_check: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        merger: Merger,
+        cycle: int,
+        budget_check: Callable[[], None],
+        runner: TaskRunner | None = None,
+        plan_root: bool = True,
+    ) -> None:
+        self._plan_root = plan_root
         self._rt = rt
         self._budget_check = budget_check
         self._merger = merger
+        self._runner: TaskRunner = runner or (lambda slot, task: work_on(rt, merger, slot, task))
         self._cycle = cycle
         self._free = [f"worker-{i}" for i in range(rt.config.workers, 0, -1)]
         self._running: dict[asyncio.Task[None], str | None] = {}
@@ -32,14 +44,18 @@ class WorkPhase:
         self._wakes = WakeTracker(rt.config.fleet.planner_wakes)
 
     async def run(self) -> None:
-        self._start(self._root_plan("(none: fresh start)"), slot=None, planner=ROOT)
+        if self._plan_root:
+            self._start(self._root_plan("(none: fresh start)"), slot=None, planner=ROOT)
         while True:
             self._rt.board.expire_leases(self._rt.config.fleet.max_attempts)
             self._budget_check()
-            if not self._rt.stop.is_set:
+            control = self._rt.control()
+            if control == "stop":
+                self._rt.stop.set("stopped by the person")
+            if not self._rt.stop.is_set and control != "pause":
                 self._claim_all()
                 self._wake_planners()
-            if not self._running:
+            if not self._running and control != "pause":
                 return
             await self._wait()
 
@@ -61,7 +77,7 @@ class WorkPhase:
                 if kind is TaskKind.PLAN:
                     self._start(plan_scope(self._rt, slot, task, self._changed.set), slot)
                 else:
-                    self._start(work_on(self._rt, self._merger, slot, task), slot)
+                    self._start(self._runner(slot, task), slot)
 
     def _wake_planners(self) -> None:
         tasks = self._rt.board.tasks()

@@ -15,7 +15,6 @@ from shipyard.agent import (
     Tool,
     render_prompt,
     role_tools,
-    run_agent,
     workspace_tools,
 )
 from shipyard.agent.roles import TaskSink
@@ -54,7 +53,8 @@ async def run_session(rt: Runtime, s: Session) -> AgentOutcome:
     run = AgentRun(
         role=s.role, agent=s.agent, system=system, prompt=prompt, tools=_tools(rt, s), limits=limits
     )
-    return await run_agent(rt.models[s.role], run, LedgerObserver(rt, s.task_id))
+    backend = rt.backend(s.role, s.agent)
+    return await backend.run(run, s.worktree, LedgerObserver(rt, s.task_id))
 
 
 @asynccontextmanager
