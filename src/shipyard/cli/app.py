@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from shipyard.cli.build import build_runtime, open_board
+from shipyard.cli.checks import check_no_unfinished_run, run_state
 from shipyard.cli.demo import run_demo
 from shipyard.cli.session import run_fleet, summary_lines
 from shipyard.cli.template import render
@@ -73,6 +74,9 @@ def run(
         list[str] | None, typer.Option(help="ROLE=PROVIDER:MODEL, repeatable; or one for all.")
     ] = None,
     max_cycles: Annotated[int | None, typer.Option(min=1)] = None,
+    new: Annotated[
+        bool, typer.Option("--new", help="Archive an unfinished run's board and start over.")
+    ] = False,
 ) -> None:
     """Run the fleet on a repository until the judge says done or a limit is reached."""
     repo = GitRepo.open(path)
@@ -80,7 +84,9 @@ def run(
         goal=goal, goal_file=goal_file, workers=workers, max_cycles=max_cycles, models=tuple(model or ())
     )
     config = load_config(repo.root, overrides)
-    rt = build_runtime(repo, config, os.environ)
+    if not new:
+        check_no_unfinished_run(repo)
+    rt = build_runtime(repo, config, os.environ, fresh=new)
     result, status = run_fleet(rt, out.print)
     for line in summary_lines(result, status):
         out.print(line)
@@ -121,6 +127,28 @@ def demo(
     """Build a small sample project with a scripted fleet: no LLM, no API key."""
     code = run_demo(dir, workers, out.print)
     raise typer.Exit(code)
+
+
+@app.command()
+@user_errors
+def resume(
+    path: PathArg = Path("."),
+    workers: Annotated[int | None, typer.Option(min=1, max=1024, help="Workers in parallel.")] = None,
+) -> None:
+    """Continue an unfinished run after a crash, a kill or a stop: reconcile board and git, then go on."""
+    repo = GitRepo.open(path)
+    state = run_state(repo)
+    if not state:
+        raise UserError(f"no run to resume in {repo.root}; start one with `shipyard run {repo.root}`")
+    if state == "done":
+        out.print(f"the run in {repo.root} is already done; nothing to resume")
+        return
+    config = load_config(repo.root, Overrides(workers=workers))
+    rt = build_runtime(repo, config, os.environ)
+    result, status = run_fleet(rt, out.print, resume=True)
+    for line in summary_lines(result, status):
+        out.print(line)
+    raise typer.Exit(0 if result.state == "done" else 1)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from shipyard.board.sqlite import SqliteBoard
+from shipyard.cli.checks import archive_board, check_checkout
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Role
 from shipyard.errors import ConfigError, RepoError
@@ -34,6 +35,7 @@ def validate(repo: GitRepo, config: ShipyardConfig, env: Mapping[str, str]) -> d
             f"branch `{config.branch}` does not exist in {repo.root}; "
             "create it or set `branch` in shipyard.toml"
         )
+    check_checkout(repo, config.branch)
     refs = {role: parse_model_string(config.model_for(role)) for role in Role}
     for ref in refs.values():
         if ref.provider in ("openai", "anthropic"):
@@ -84,10 +86,14 @@ def _build_one(config: ShipyardConfig, ref: ModelRef, env: Mapping[str, str]) ->
     return build_provider_model(ref, _settings(config, ref.provider), env, price)
 
 
-def build_runtime(repo: GitRepo, config: ShipyardConfig, env: Mapping[str, str]) -> Runtime:
-    """Validate, then (and only then) create `.shipyard/` and open the board."""
+def build_runtime(
+    repo: GitRepo, config: ShipyardConfig, env: Mapping[str, str], fresh: bool = False
+) -> Runtime:
+    """Validate, then (and only then) create `.shipyard/` and open the board (archive the old if fresh)."""
     refs = validate(repo, config, env)
     models = build_models(config, refs, env)
+    if fresh:
+        archive_board(repo)
     state = repo.root / STATE_DIR
     state.mkdir(exist_ok=True)
     repo.ensure_ignored(f"/{STATE_DIR}/")

@@ -4,19 +4,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import Callable
 from typing import Any
 
 from shipyard.cli.progress import ProgressPrinter
+from shipyard.fleet.lock import RunLock
+from shipyard.fleet.recovery import reconcile
 from shipyard.fleet.run import Fleet, RunResult
 from shipyard.fleet.runtime import Runtime
 from shipyard.fleet.status import run_status
 
 
-async def _run(rt: Runtime, printer: ProgressPrinter) -> RunResult:
-    follower = asyncio.get_running_loop().create_task(printer.follow())
+def _install_stop_keys(rt: Runtime, main: asyncio.Task[RunResult], emit: Callable[[str], None]) -> None:
+    """First Ctrl-C (or SIGTERM) stops gracefully; a second one stops at once."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if rt.stop.is_set:
+            emit("stopping at once; `shipyard resume` continues from here")
+            main.cancel()
+            return
+        emit("stopping gracefully (press Ctrl-C again to stop at once)")
+        rt.stop.set("interrupted (Ctrl-C)")
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+
+async def _run(rt: Runtime, printer: ProgressPrinter, emit: Callable[[str], None], resume: bool) -> RunResult:
+    loop = asyncio.get_running_loop()
+    follower = loop.create_task(printer.follow())
+    main = loop.create_task(Fleet(rt).run(resume=resume))
+    _install_stop_keys(rt, main, emit)
     try:
-        return await Fleet(rt).run()
+        return await main
     finally:
         follower.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -24,16 +46,25 @@ async def _run(rt: Runtime, printer: ProgressPrinter) -> RunResult:
         printer.drain()
 
 
-def run_fleet(rt: Runtime, emit: Callable[[str], None]) -> tuple[RunResult, dict[str, Any]]:
-    """Run to the end, printing progress; returns the result and the final status."""
-    printer = ProgressPrinter(rt.board, emit)
-    printer.skip_existing()
+def run_fleet(
+    rt: Runtime, emit: Callable[[str], None], resume: bool = False
+) -> tuple[RunResult, dict[str, Any]]:
+    """Run to the end under the repository's run lock, printing progress; returns the result and status."""
+    lock = RunLock(rt.state_dir)
+    lock.acquire()
     try:
-        result = asyncio.run(_run(rt, printer))
-    except KeyboardInterrupt:
+        if resume:
+            report = reconcile(rt)
+            emit(f"recovered: {report.as_dict()}")
+        printer = ProgressPrinter(rt.board, emit)
+        printer.skip_existing()
+        result = asyncio.run(_run(rt, printer, emit, resume))
+    except asyncio.CancelledError:
         rt.board.set_meta("state", "stopped")
-        rt.board.set_meta("reason", "interrupted (Ctrl-C)")
-        raise
+        rt.board.set_meta("reason", "interrupted at once; run `shipyard resume` to continue")
+        result = RunResult("stopped", "interrupted at once", int(rt.board.get_meta("cycle") or 0), 0.0)
+    finally:
+        lock.release()
     return result, run_status(rt.board)
 
 

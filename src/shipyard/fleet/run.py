@@ -30,13 +30,21 @@ class Fleet:
         self._health = HealthMonitor(rt)
         self._merger = Merger(rt, self._health.request)
 
-    async def run(self) -> RunResult:
+    async def run(self, resume: bool = False) -> RunResult:
+        """Run cycles; with `resume`, continue the cycle that was under way (after `reconcile`)."""
         rt, started = self._rt, time.monotonic()
+        done_cycles = int(rt.board.get_meta("cycle") or 0)
+        first = max(done_cycles, 1) if resume else done_cycles + 1
+        last = int(rt.board.get_meta("last_cycle") or 0) if resume else 0
+        last = last or first + rt.config.max_cycles - 1
+        rt.board.set_meta("last_cycle", str(last))
         rt.board.set_meta("state", "running")
-        rt.record(Event("RunStarted", {"goal": rt.config.goal, "workers": rt.config.workers}))
-        state, reason, cycle = "stopped", f"reached max_cycles ({rt.config.max_cycles})", 0
-        for cycle in range(1, rt.config.max_cycles + 1):
-            decided = await self._cycle(cycle)
+        rt.board.set_meta("reason", "")
+        kind = "RunResumed" if resume else "RunStarted"
+        rt.record(Event(kind, {"goal": rt.config.goal, "workers": rt.config.workers, "cycle": first}))
+        state, reason, cycle = "stopped", f"reached max_cycles ({rt.config.max_cycles})", first
+        for cycle in range(first, last + 1):
+            decided = await self._cycle(cycle, resume and cycle == first)
             if decided is not None:
                 state, reason = decided
                 break
@@ -45,12 +53,15 @@ class Fleet:
         rt.record(Event("RunFinished", {"state": state, "reason": reason, "cycles": cycle}))
         return RunResult(state, reason, cycle, time.monotonic() - started)
 
-    async def _cycle(self, cycle: int) -> tuple[str, str] | None:
+    async def _cycle(self, cycle: int, resumed: bool) -> tuple[str, str] | None:
         """One cycle; returns (state, reason) when the run should end."""
         rt = self._rt
         rt.board.set_meta("cycle", str(cycle))
-        rt.record(Event("CycleStarted", {"cycle": cycle}))
-        await WorkPhase(rt, self._merger, cycle, self._budget_check).run()
+        planned = resumed and any(t.spec.cycle == cycle for t in rt.board.tasks())
+        if not resumed:
+            rt.record(Event("CycleStarted", {"cycle": cycle}))
+        phase = WorkPhase(rt, self._merger, cycle, self._budget_check, plan_root=not planned)
+        await phase.run()
         check = await self._health.settle()
         if rt.stop.is_set:
             return "stopped", rt.stop.reason

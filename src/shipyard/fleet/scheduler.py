@@ -8,6 +8,7 @@ from typing import Any
 
 from shipyard.domain import Event, Task, TaskKind, TaskStatus
 from shipyard.fleet.briefing import handoff_text
+from shipyard.fleet.guard import guarded
 from shipyard.fleet.merger import Merger
 from shipyard.fleet.planning import ROOT, plan, plan_scope, plan_task_of
 from shipyard.fleet.runtime import Runtime
@@ -52,15 +53,28 @@ class WorkPhase:
             control = self._rt.control()
             if control == "stop":
                 self._rt.stop.set("stopped by the person")
-            if not self._rt.stop.is_set and control != "pause":
+            if self._rt.stop.is_set:
+                self._cancel_all()
+            elif control != "pause":
                 self._claim_all()
                 self._wake_planners()
-            if not self._running and control != "pause":
+            if not self._running and (control != "pause" or self._rt.stop.is_set):
                 return
             await self._wait()
 
-    def _start(self, coro: Coroutine[Any, Any, None], slot: str | None, planner: str | None = None) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
+    def _cancel_all(self) -> None:
+        """Stop every running agent; each gives its task back to the board on the way out."""
+        for task in self._running:
+            task.cancel()
+
+    def _start(
+        self,
+        coro: Coroutine[Any, Any, None],
+        slot: str | None,
+        planner: str | None = None,
+        claimed: Task | None = None,
+    ) -> None:
+        task = asyncio.get_running_loop().create_task(guarded(self._rt, coro, slot, claimed))
         self._running[task] = slot
         if planner is not None:
             self._wakes.started(planner)
@@ -75,9 +89,9 @@ class WorkPhase:
                     break
                 self._free.pop()
                 if kind is TaskKind.PLAN:
-                    self._start(plan_scope(self._rt, slot, task, self._changed.set), slot)
+                    self._start(plan_scope(self._rt, slot, task, self._changed.set), slot, claimed=task)
                 else:
-                    self._start(self._runner(slot, task), slot)
+                    self._start(self._runner(slot, task), slot, claimed=task)
 
     def _wake_planners(self) -> None:
         tasks = self._rt.board.tasks()
@@ -112,8 +126,6 @@ class WorkPhase:
             slot = self._running.pop(task)  # type: ignore[arg-type]
             if slot is not None:
                 self._free.append(slot)
-            if task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
 
     def open_or_claimed(self) -> int:
         counts = self._rt.board.counts()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard.errors import RepoError
+from shipyard.git import recovery
 from shipyard.git.checkout import sync_checkout
 from shipyard.git.commit import commit_all, start_merge, status_paths
 from shipyard.git.identity import SHIPYARD, Identity, identity_env
@@ -63,6 +64,26 @@ class GitRepo:
     def is_clean(self) -> bool:
         """Whether the main work tree has no changes, untracked files included (`.shipyard/` aside)."""
         return not status_paths(self.root)
+
+    def tracked_changes(self) -> list[str]:
+        """Tracked files with uncommitted changes in the main work tree."""
+        return recovery.tracked_changes(self.root)
+
+    def find_landed(self, branch: str, task_id: int) -> str | None:
+        """The commit on `branch` that landed task `task_id`, if any."""
+        return recovery.find_landed(self.root, branch, task_id)
+
+    def branches_with_prefix(self, prefix: str) -> list[str]:
+        """Local branches whose names start with `prefix`."""
+        return recovery.branches_with_prefix(self.root, prefix)
+
+    def delete_branch(self, name: str) -> None:
+        """Delete a local branch; nothing happens if it is gone."""
+        recovery.delete_branch(self.root, name)
+
+    def fsck(self) -> tuple[bool, str]:
+        """`git fsck`: whether the repository is sound, and the report."""
+        return recovery.fsck_ok(self.root)
 
     def ensure_ignored(self, pattern: str) -> None:
         """Add `pattern` to `.git/info/exclude` once, so the person's own files stay untouched."""
