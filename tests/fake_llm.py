@@ -1,9 +1,10 @@
-"""A fake LLM server on 127.0.0.1 speaking OpenAI Chat Completions and Anthropic Messages (non-streaming).
+"""A fake LLM server on 127.0.0.1 speaking OpenAI Chat Completions, Anthropic Messages and OpenAI Responses.
 
     with FakeLLMServer(lambda api, body: FakeReply(text="hi")) as server:
         client = openai.AsyncOpenAI(api_key="k", base_url=server.openai_base_url)
 
-`api` is "openai" or "anthropic". Every request body is recorded in `server.requests`.
+`api` is "openai", "anthropic" or "responses". Every request body is recorded in `server.requests`.
+A request with `"stream": true` (Messages, Responses) gets the same reply as server-sent events.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fake_stream import anthropic_events, responses_events, responses_json, sse
+
 INPUT_TOKENS = 11
 OUTPUT_TOKENS = 7
-_PATHS = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
+_PATHS = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic", "/v1/responses": "responses"}
+_RESULT_TYPES = frozenset({"function_call_output", "custom_tool_call_output"})
 
 
 @dataclass
@@ -41,6 +45,9 @@ def count_tool_results(api: str, body: dict[str, Any]) -> int:
     """How many tool results the conversation in a request body holds."""
     if api == "openai":
         return sum(1 for m in body.get("messages", []) if m.get("role") == "tool")
+    if api == "responses":
+        items = body.get("input", [])
+        return sum(1 for m in items if isinstance(m, dict) and m.get("type") in _RESULT_TYPES)
     return sum(
         1
         for m in body.get("messages", [])
@@ -121,7 +128,7 @@ class FakeLLMServer:
         if reply.status >= 400:
             return reply, _error_json(api, reply)
         n = next(self._ids)
-        build = _openai_json if api == "openai" else _anthropic_json
+        build = {"openai": _openai_json, "anthropic": _anthropic_json, "responses": _responses_json}[api]
         return reply, build(reply, body.get("model", ""), n)
 
 
@@ -170,13 +177,23 @@ def _anthropic_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
     }
 
 
+def _responses_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
+    calls = [(name, _arguments(reply, args)) for name, args in reply.tool_calls]
+    return responses_json(reply.text, calls, model, n, (INPUT_TOKENS, OUTPUT_TOKENS))
+
+
+def _stream_body(api: str, payload: dict[str, Any]) -> bytes:
+    """A successful reply as server-sent events."""
+    return sse(anthropic_events(payload) if api == "anthropic" else responses_events(payload))
+
+
 def _arguments(reply: FakeReply, args: dict[str, Any]) -> str:
     return reply.raw_arguments if reply.raw_arguments is not None else json.dumps(args)
 
 
 def _error_json(api: str, reply: FakeReply) -> dict[str, Any]:
     message = reply.text or f"fake error {reply.status}"
-    if api == "openai":
+    if api in ("openai", "responses"):
         return {"error": {"message": message, "type": "fake_error", "code": str(reply.status)}}
     return {"type": "error", "error": {"type": "fake_error", "message": message}}
 
@@ -191,11 +208,22 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"error": {"message": f"no route {self.path}"}}, {})
                 return
             reply, payload = server.answer(api, body, {k.lower(): v for k, v in self.headers.items()})
+            if body.get("stream") and reply.status < 400 and api != "openai":
+                self._send(200, payload, reply.headers, _stream_body(api, payload))
+                return
             self._send(reply.status, payload, reply.headers)
 
-        def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
-            data = json.dumps(payload).encode()
-            headers = {"Content-Type": "application/json", "Content-Length": str(len(data)), **headers}
+        def do_HEAD(self) -> None:
+            self.send_response(200)  # Claude Code checks that the base URL answers
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _send(
+            self, status: int, payload: dict[str, Any], headers: dict[str, str], stream: bytes | None = None
+        ) -> None:
+            data = json.dumps(payload).encode() if stream is None else stream
+            kind = "application/json" if stream is None else "text/event-stream"
+            headers = {"Content-Type": kind, "Content-Length": str(len(data)), **headers}
             try:
                 self.send_response(status)
                 for key, value in headers.items():

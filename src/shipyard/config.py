@@ -35,6 +35,7 @@ class BudgetConfig(_Strict):
     usd: float = Field(0.0, ge=0)
     tokens: int = Field(0, ge=0)
     wall_time_s: float = Field(0.0, ge=0)
+    role_usd: dict[str, float] = Field(default_factory=dict)
 
 
 class FleetConfig(_Strict):
@@ -46,6 +47,31 @@ class FleetConfig(_Strict):
     planner_wakes: int = Field(3, ge=0)
     shell_timeout_s: float = Field(300.0, gt=0)
     check_timeout_s: float = Field(900.0, gt=0)
+    stall_s: float = Field(600.0, gt=0)
+
+
+class RetryConfig(_Strict):
+    """Retries of failed model calls, and the circuit breaker per provider."""
+
+    max_attempts: int = Field(6, ge=1)
+    base_s: float = Field(1.0, ge=0)
+    max_s: float = Field(60.0, ge=0)
+    breaker_threshold: int = Field(5, ge=1)
+    breaker_cooldown_s: float = Field(30.0, ge=0)
+
+
+class ChaosConfig(_Strict):
+    """Seeded fault injection for the simulator: every rate is a probability per call or per task."""
+
+    model_error_rate: float = Field(0.0, ge=0, le=1)
+    worker_death_rate: float = Field(0.0, ge=0, le=1)
+    git_error_rate: float = Field(0.0, ge=0, le=1)
+    kill_rate: float = Field(0.0, ge=0, le=1)
+    seed: int = 0
+
+    @property
+    def active(self) -> bool:
+        return any((self.model_error_rate, self.worker_death_rate, self.git_error_rate, self.kill_rate))
 
 
 class ProviderConfig(_Strict):
@@ -58,6 +84,20 @@ class ProviderConfig(_Strict):
 class PriceConfig(_Strict):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
+
+
+class SimConfig(_Strict):
+    """The `sim` model's workload: programmed roles, no LLM (see `shipyard.models.sim`)."""
+
+    tasks: int = Field(24, ge=1, le=100_000)
+    think_ms: float = Field(200.0, ge=0)  # mean simulated think time of a worker per task
+    think_jitter: float = Field(0.5, ge=0, le=1)  # think time is uniform in mean x (1 +/- jitter)
+    hot_share: float = Field(0.1, ge=0, le=1)  # share of tasks that also append to a shared hot file
+    hot_files: int = Field(2, ge=1)
+    seed: int = 0
+    folder: str = Field("sim", min_length=1)  # where the simulated work writes its files
+    area_size: int = Field(25, ge=1, le=1000)  # task files per folder
+    usd_per_mtok: float = Field(1.0, ge=0)  # simulated price, so budgets and cost reports run
 
 
 class ShipyardConfig(_Strict):
@@ -74,6 +114,9 @@ class ShipyardConfig(_Strict):
     fleet: FleetConfig = Field(default_factory=FleetConfig)  # type: ignore[arg-type]
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)
+    sim: SimConfig = Field(default_factory=SimConfig)  # type: ignore[arg-type]
+    retry: RetryConfig = Field(default_factory=RetryConfig)  # type: ignore[arg-type]
+    chaos: ChaosConfig = Field(default_factory=ChaosConfig)  # type: ignore[arg-type]
 
     @field_validator("models")
     @classmethod

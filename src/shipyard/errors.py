@@ -35,9 +35,10 @@ class BoardError(ShipyardError):
 class ModelError(ShipyardError):
     """A model call failed; `retryable` tells whether trying again may help."""
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after_s = retry_after_s
 
 
 class ScriptError(ModelError):

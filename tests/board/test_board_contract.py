@@ -12,6 +12,7 @@ from shipyard.board.memory import InMemoryBoard
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.domain import Event, Handoff, TaskKind, TaskSpec, TaskStatus
 from shipyard.errors import BoardError
+from shipyard.redact import Redactor
 
 CODE = TaskKind.CODE
 PLAN = TaskKind.PLAN
@@ -272,3 +273,51 @@ def test_meta(board: Board) -> None:
     board.set_meta("cycle", "1")
     board.set_meta("state", "working")
     assert (board.get_meta("state"), board.get_meta("cycle")) == ("working", "1")
+
+
+def test_set_priority_changes_claim_order_and_is_an_event(board: Board) -> None:
+    first, second = add(board, "first", priority=1), add(board, "second", priority=1)
+    task = board.set_priority(second, 9)
+    assert task.spec.priority == 9 and board.get(second).spec.priority == 9
+    event = board.events()[-1]
+    assert (event.kind, event.task_id, event.data) == (
+        "TaskReprioritised",
+        second,
+        {"priority": 9, "previous": 1},
+    )
+    claimed = board.claim("w", CODE, lease_s=60)
+    assert claimed is not None and claimed.id == second
+    board.complete(second, "w", [], Handoff(summary="ok"))
+    with pytest.raises(BoardError, match=rf"cannot reprioritise task {second}: it is already done"):
+        board.set_priority(second, 3)
+    assert board.set_priority(first, -2).spec.priority == -2
+
+
+SECRET = "sk-test-contract0123456789abcdef"
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def redacting(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Board]:
+    redact = Redactor((SECRET,))
+    made: Board = (
+        InMemoryBoard(redact) if request.param == "memory" else SqliteBoard(tmp_path / "b.db", redact)
+    )
+    yield made
+    made.close()
+
+
+def test_free_text_is_redacted_before_it_is_stored(redacting: Board) -> None:
+    board = redacting
+    spec = TaskSpec(title=f"use {SECRET}", description=f"key {SECRET}", acceptance=SECRET)
+    done, released, failed, cancelled = (board.add_task(spec).id for _ in range(4))
+    for _ in range(3):
+        board.claim("w", CODE, lease_s=60)
+    board.complete(done, "w", ["abc"], Handoff(summary=f"echoed {SECRET}", concerns=SECRET))
+    board.release(released, "w", f"because {SECRET}", max_attempts=3, handoff=Handoff(summary=SECRET))
+    board.fail(failed, f"failed {SECRET}", Handoff(summary=SECRET))
+    board.cancel(cancelled, f"cancel {SECRET}")
+    board.append(Event("ToolCalled", {"args": {"command": f"echo {SECRET}"}, "out": [SECRET]}))
+    stored = repr(board.tasks()) + repr(board.events())
+    assert SECRET not in stored
+    assert stored.count("[REDACTED]") >= 12
+    assert board.get(done).handoff == Handoff(summary="echoed [REDACTED]", concerns="[REDACTED]")

@@ -1,7 +1,7 @@
 """The `Board` protocol: durable tasks with leases, and the append-only event log.
 
 Every state change appends its event in the same transaction. Claiming is atomic and done here, in code;
-agents never lock anything.
+agents never lock anything. Free text is redacted on the way in (see `rules`): no secret is stored.
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ class Board(Protocol):
 
     def cancel(self, task_id: int, reason: str) -> Task:
         """Cancel a task that is not final."""
+        ...
+
+    def set_priority(self, task_id: int, priority: int) -> Task:
+        """Give a task that is not final a new priority (claim order); appends `TaskReprioritised`."""
         ...
 
     def expire_leases(self, max_attempts: int, now: float | None = None) -> list[Task]:

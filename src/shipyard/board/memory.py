@@ -8,20 +8,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from shipyard.board import rules
-from shipyard.board.rules import Transition
+from shipyard.board.rules import Redact, Transition
 from shipyard.domain import Event, Handoff, Task, TaskKind, TaskSpec, TaskStatus
+from shipyard.redact import Redactor
 
 
 class InMemoryBoard:
     """A thread-safe board held in memory; nothing survives the process."""
 
-    def __init__(self) -> None:
+    def __init__(self, redact: Redact | None = None) -> None:
+        self._redact: Redact = redact or Redactor()
         self._lock = threading.Lock()
         self._tasks: dict[int, Task] = {}
         self._events: list[Event] = []
         self._meta: dict[str, str] = {}
 
     def add_task(self, spec: TaskSpec) -> Task:
+        spec = rules.redact_spec(spec, self._redact)
         with self._lock:
             task = Task(id=len(self._tasks) + 1, spec=spec)
             self._tasks[task.id] = task
@@ -51,22 +54,26 @@ class InMemoryBoard:
         self._apply(task_id, lambda t: rules.renewed(t, agent, lease_s, at))
 
     def complete(self, task_id: int, agent: str, commits: Sequence[str], handoff: Handoff) -> Task:
-        at = time.time()
-        return self._apply(task_id, lambda t: rules.completed(t, agent, commits, handoff, at))
+        at, said = time.time(), rules.redact_handoff(handoff, self._redact) or handoff
+        return self._apply(task_id, lambda t: rules.completed(t, agent, commits, said, at))
 
     def release(
         self, task_id: int, agent: str, reason: str, max_attempts: int, handoff: Handoff | None = None
     ) -> Task:
-        at = time.time()
-        return self._apply(task_id, lambda t: rules.released(t, agent, reason, max_attempts, handoff, at))
+        at, why, said = time.time(), self._redact(reason), rules.redact_handoff(handoff, self._redact)
+        return self._apply(task_id, lambda t: rules.released(t, agent, why, max_attempts, said, at))
 
     def fail(self, task_id: int, reason: str, handoff: Handoff | None = None) -> Task:
-        at = time.time()
-        return self._apply(task_id, lambda t: rules.failed(t, reason, handoff, at))
+        at, why, said = time.time(), self._redact(reason), rules.redact_handoff(handoff, self._redact)
+        return self._apply(task_id, lambda t: rules.failed(t, why, said, at))
 
     def cancel(self, task_id: int, reason: str) -> Task:
+        at, why = time.time(), self._redact(reason)
+        return self._apply(task_id, lambda t: rules.cancelled(t, why, at))
+
+    def set_priority(self, task_id: int, priority: int) -> Task:
         at = time.time()
-        return self._apply(task_id, lambda t: rules.cancelled(t, reason, at))
+        return self._apply(task_id, lambda t: rules.reprioritised(t, priority, at))
 
     def expire_leases(self, max_attempts: int, now: float | None = None) -> list[Task]:
         at = rules.clock(now)
@@ -75,6 +82,7 @@ class InMemoryBoard:
             return [self._store(rules.expired(t, max_attempts, at)) for t in stale]
 
     def append(self, event: Event) -> Event:
+        event = rules.redact_event(event, self._redact)
         with self._lock:
             stored = self._record([event])[0]
         return replace(stored, data=rules.json_data(stored.data))

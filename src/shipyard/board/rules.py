@@ -3,19 +3,24 @@
 Both boards load a task, apply a rule and store the result with its events in one step, so the rules
 (who may do what, what is counted, what is logged) live here once. Every status a task enters has its
 event: `TaskClaimed`, `TaskCompleted`, `TaskFailed`, `TaskCancelled`; back to open: `TaskReleased` or
-`LeaseExpired`. Renewing a lease is not logged.
+`LeaseExpired`; a new priority: `TaskReprioritised`. Renewing a lease is not logged.
+
+Free text coming in (task specs, handoffs, reasons, event data) passes through a redactor first, so no
+secret is ever stored.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from shipyard.domain import Event, Handoff, Task, TaskStatus
+from shipyard.domain import Event, Handoff, Task, TaskSpec, TaskStatus
 from shipyard.errors import BoardError
+
+Redact = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,36 @@ def json_data(data: dict[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:
         raise BoardError(f"event data must be JSON: {exc}") from exc
     return result
+
+
+def redact_value(value: Any, redact: Redact) -> Any:
+    """`value` with every string in it (at any depth of lists and dicts) passed through `redact`."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_value(v, redact) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v, redact) for v in value]
+    return value
+
+
+def redact_event(event: Event, redact: Redact) -> Event:
+    return replace(event, data=redact_value(event.data, redact))
+
+
+def redact_spec(spec: TaskSpec, redact: Redact) -> TaskSpec:
+    return replace(
+        spec,
+        title=redact(spec.title),
+        description=redact(spec.description),
+        acceptance=redact(spec.acceptance),
+    )
+
+
+def redact_handoff(handoff: Handoff | None, redact: Redact) -> Handoff | None:
+    if handoff is None:
+        return None
+    return Handoff(redact(handoff.summary), redact(handoff.concerns), redact(handoff.deviations))
 
 
 def claim_key(task: Task) -> tuple[int, int]:
@@ -176,9 +211,15 @@ def cancelled(task: Task, reason: str, now: float) -> Transition:
     return Transition(new, (Event("TaskCancelled", data, task_id=task.id, ts=now),))
 
 
-def _check_not_final(task: Task, action: str) -> None:
+def reprioritised(task: Task, priority: int, now: float) -> Transition:
+    _check_not_final(task, "reprioritise", "only open or claimed tasks can get a new priority")
+    new = replace(task, spec=replace(task.spec, priority=priority))
+    data = {"priority": priority, "previous": task.spec.priority}
+    return Transition(new, (Event("TaskReprioritised", data, task_id=task.id, ts=now),))
+
+
+def _check_not_final(
+    task: Task, action: str, hint: str = "only open or claimed tasks can fail or be cancelled"
+) -> None:
     if task.is_final:
-        raise BoardError(
-            f"cannot {action} task {task.id}: it is already {task.status.value}; "
-            "only open or claimed tasks can fail or be cancelled"
-        )
+        raise BoardError(f"cannot {action} task {task.id}: it is already {task.status.value}; {hint}")

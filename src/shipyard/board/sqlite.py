@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.board import rules
-from shipyard.board.rules import Transition
+from shipyard.board.rules import Redact, Transition
 from shipyard.domain import Event, Handoff, Task, TaskKind, TaskSpec, TaskStatus
 from shipyard.errors import BoardError
+from shipyard.redact import Redactor
 
 SCHEMA_VERSION = "1"
 _BUSY_TIMEOUT_S = 30.0
@@ -72,8 +73,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', 0, '[]', '[]', ?, ?)
 """
 
 _UPDATE_TASK = """
-UPDATE tasks SET status = ?, attempts = ?, lease_holder = ?, lease_expires = ?, handoff = ?, commits = ?,
-                 notes = ?, updated = ?
+UPDATE tasks SET status = ?, attempts = ?, lease_holder = ?, lease_expires = ?, handoff = ?, priority = ?,
+                 commits = ?, notes = ?, updated = ?
 WHERE id = ? AND status = ? AND attempts = ?
 """
 
@@ -85,10 +86,14 @@ _NEXT_OPEN = "SELECT * FROM tasks WHERE status = 'open' AND kind = ? ORDER BY pr
 
 
 class SqliteBoard:
-    """The board in the SQLite file at `path` (created with its folder if missing)."""
+    """The board in the SQLite file at `path` (created with its folder if missing).
 
-    def __init__(self, path: Path) -> None:
+    `redact` cleans free text before it is stored; the default masks secrets from the environment.
+    """
+
+    def __init__(self, path: Path, redact: Redact | None = None) -> None:
         self.path = path
+        self._redact: Redact = redact or Redactor()
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +127,7 @@ class SqliteBoard:
                 raise BoardError(f"{self.path}: board schema {found}, expected {SCHEMA_VERSION}")
 
     def add_task(self, spec: TaskSpec) -> Task:
-        now = time.time()
+        now, spec = time.time(), rules.redact_spec(spec, self._redact)
         with self._write() as db:
             cursor = db.execute(_INSERT_TASK, (*_spec_row(spec), now, now))
             assert cursor.lastrowid is not None
@@ -158,22 +163,26 @@ class SqliteBoard:
         self._apply(task_id, lambda t: rules.renewed(t, agent, lease_s, at))
 
     def complete(self, task_id: int, agent: str, commits: Sequence[str], handoff: Handoff) -> Task:
-        at = time.time()
-        return self._apply(task_id, lambda t: rules.completed(t, agent, commits, handoff, at))
+        at, said = time.time(), rules.redact_handoff(handoff, self._redact) or handoff
+        return self._apply(task_id, lambda t: rules.completed(t, agent, commits, said, at))
 
     def release(
         self, task_id: int, agent: str, reason: str, max_attempts: int, handoff: Handoff | None = None
     ) -> Task:
-        at = time.time()
-        return self._apply(task_id, lambda t: rules.released(t, agent, reason, max_attempts, handoff, at))
+        at, why, said = time.time(), self._redact(reason), rules.redact_handoff(handoff, self._redact)
+        return self._apply(task_id, lambda t: rules.released(t, agent, why, max_attempts, said, at))
 
     def fail(self, task_id: int, reason: str, handoff: Handoff | None = None) -> Task:
-        at = time.time()
-        return self._apply(task_id, lambda t: rules.failed(t, reason, handoff, at))
+        at, why, said = time.time(), self._redact(reason), rules.redact_handoff(handoff, self._redact)
+        return self._apply(task_id, lambda t: rules.failed(t, why, said, at))
 
     def cancel(self, task_id: int, reason: str) -> Task:
+        at, why = time.time(), self._redact(reason)
+        return self._apply(task_id, lambda t: rules.cancelled(t, why, at))
+
+    def set_priority(self, task_id: int, priority: int) -> Task:
         at = time.time()
-        return self._apply(task_id, lambda t: rules.cancelled(t, reason, at))
+        return self._apply(task_id, lambda t: rules.reprioritised(t, priority, at))
 
     def expire_leases(self, max_attempts: int, now: float | None = None) -> list[Task]:
         at = rules.clock(now)
@@ -183,6 +192,7 @@ class SqliteBoard:
             return [_store(db, t, rules.expired(t, max_attempts, at)) for t in stale]
 
     def append(self, event: Event) -> Event:
+        event = rules.redact_event(event, self._redact)
         with self._write() as db:
             return _insert_events(db, [event])[0]
 
@@ -267,7 +277,7 @@ def _store(db: sqlite3.Connection, old: Task, transition: Transition) -> Task:
     """Write the task's new state, guarded on the state it was read in, and append its events."""
     new = transition.task
     handoff = None if new.handoff is None else json.dumps(new.handoff.as_dict())
-    values = (new.status.value, new.attempts, new.lease_holder, new.lease_expires, handoff)
+    values = (new.status.value, new.attempts, new.lease_holder, new.lease_expires, handoff, new.spec.priority)
     lists = (json.dumps(list(new.commits)), json.dumps(list(new.notes)))
     guard = (new.id, old.status.value, old.attempts)
     cursor = db.execute(_UPDATE_TASK, (*values, *lists, time.time(), *guard))

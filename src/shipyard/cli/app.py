@@ -19,6 +19,7 @@ from shipyard.cli.session import run_fleet, summary_lines
 from shipyard.cli.template import render
 from shipyard.config import CONFIG_NAME, Overrides, load_config
 from shipyard.errors import ConfigError, UserError
+from shipyard.fleet.run import RunResult
 from shipyard.fleet.status import run_status
 from shipyard.git import GitRepo
 
@@ -27,6 +28,8 @@ app = typer.Typer(
 )
 out = Console(highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
+# `--chaos` without a [chaos] table: a fifth of model calls fail, a tenth of workers die, some git calls fail.
+CHAOS_PRESET = {"model_error_rate": 0.2, "worker_death_rate": 0.1, "git_error_rate": 0.05, "seed": 1}
 
 PathArg = Annotated[Path, typer.Argument(help="The target git repository.")]
 
@@ -77,20 +80,24 @@ def run(
     new: Annotated[
         bool, typer.Option("--new", help="Archive an unfinished run's board and start over.")
     ] = False,
+    chaos: Annotated[bool, typer.Option("--chaos", help="Inject seeded faults (see [chaos]).")] = False,
 ) -> None:
     """Run the fleet on a repository until the judge says done or a limit is reached."""
     repo = GitRepo.open(path)
     overrides = Overrides(
-        goal=goal, goal_file=goal_file, workers=workers, max_cycles=max_cycles, models=tuple(model or ())
+        goal=goal,
+        goal_file=goal_file,
+        workers=workers,
+        max_cycles=max_cycles,
+        models=tuple(model or ()),
+        extra={"chaos": CHAOS_PRESET} if chaos else {},
     )
     config = load_config(repo.root, overrides)
     if not new:
         check_no_unfinished_run(repo)
     rt = build_runtime(repo, config, os.environ, fresh=new)
     result, status = run_fleet(rt, out.print)
-    for line in summary_lines(result, status):
-        out.print(line)
-    raise typer.Exit(0 if result.state == "done" else 1)
+    _finish(result, status)
 
 
 @app.command()
@@ -146,8 +153,15 @@ def resume(
     config = load_config(repo.root, Overrides(workers=workers))
     rt = build_runtime(repo, config, os.environ)
     result, status = run_fleet(rt, out.print, resume=True)
+    _finish(result, status)
+
+
+def _finish(result: RunResult, status: dict[str, Any]) -> None:
+    """Print the summary; exit 0 when done, 1 when stopped, 2 (one line) when a fault no retry fixes."""
     for line in summary_lines(result, status):
         out.print(line)
+    if result.state == "failed":
+        raise UserError(f"the run stopped: {result.reason}")
     raise typer.Exit(0 if result.state == "done" else 1)
 
 

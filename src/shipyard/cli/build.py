@@ -7,10 +7,14 @@ from pathlib import Path
 
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.cli.checks import archive_board, check_checkout
+from shipyard.cli.harden import harden
+from shipyard.cli.sim import build_sim_model, with_sim_goal
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Role
 from shipyard.errors import ConfigError, RepoError
-from shipyard.fleet.runtime import STATE_DIR, Runtime
+from shipyard.fleet.chaos import ChaosRepo
+from shipyard.fleet.ledger import totals_from_events
+from shipyard.fleet.runtime import STATE_DIR, Runtime, StopSignal
 from shipyard.git import GitRepo
 from shipyard.models.base import Model
 from shipyard.models.factory import (
@@ -46,10 +50,10 @@ def validate(repo: GitRepo, config: ShipyardConfig, env: Mapping[str, str]) -> d
                 raise ConfigError(
                     f"scripted model file `{ref.model_id}` not found; give a JSON file path or `demo`"
                 )
-        elif ref.provider != "scripted":
+        elif ref.provider not in ("scripted", "sim"):
             raise ConfigError(
                 f"model provider `{ref.provider}` is not available in this version; use openai, "
-                "anthropic or scripted"
+                "anthropic, scripted or sim"
             )
     return refs
 
@@ -75,6 +79,8 @@ def build_models(
 
 
 def _build_one(config: ShipyardConfig, ref: ModelRef, env: Mapping[str, str]) -> Model:
+    if ref.provider == "sim":
+        return build_sim_model(config)
     if ref.provider == "scripted":
         if ref.model_id == "demo":
             from shipyard.demo.script import demo_model
@@ -90,15 +96,20 @@ def build_runtime(
     repo: GitRepo, config: ShipyardConfig, env: Mapping[str, str], fresh: bool = False
 ) -> Runtime:
     """Validate, then (and only then) create `.shipyard/` and open the board (archive the old if fresh)."""
+    config = with_sim_goal(config)
     refs = validate(repo, config, env)
-    models = build_models(config, refs, env)
+    stop = StopSignal()
+    models = harden(build_models(config, refs, env), config, stop.set_fatal)
     if fresh:
         archive_board(repo)
     state = repo.root / STATE_DIR
     state.mkdir(exist_ok=True)
     repo.ensure_ignored(f"/{STATE_DIR}/")
     board = SqliteBoard(state / BOARD_FILE)
-    return Runtime(config=config, repo=repo, board=board, models=models)
+    totals = totals_from_events(board.events())
+    if config.chaos.git_error_rate:
+        repo = ChaosRepo.wrap(repo, config.chaos.git_error_rate, config.chaos.seed)
+    return Runtime(config=config, repo=repo, board=board, models=models, stop=stop, totals=totals)
 
 
 def open_board(repo: GitRepo) -> SqliteBoard:

@@ -28,7 +28,8 @@ async def guarded(rt: Runtime, coro: Coroutine[Any, Any, None], agent: str | Non
         await coro
     except asyncio.CancelledError:
         if task is not None and agent is not None:
-            give_back(rt, task, agent, f"stopped: {rt.stop.reason or 'cancelled'}")
+            reason = rt.cancel_reasons.pop(task.id, "") or f"stopped: {rt.stop.reason or 'cancelled'}"
+            give_back(rt, task, agent, reason)
         raise
     except Exception as exc:  # one agent's bug or fault must not stop the fleet
         detail = "".join(traceback.format_exception_only(exc)).strip()

@@ -6,8 +6,9 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from shipyard.agent.shell import run_command
+from shipyard.agent.shell import CommandResult, run_command
 from shipyard.domain import Event
+from shipyard.errors import GitError
 from shipyard.fleet.runtime import Runtime
 
 _TAIL_CHARS = 3000
@@ -70,10 +71,12 @@ class HealthMonitor:
         path = self._rt.worktree_path("check")
         branch = "shipyard/check"
         repo = self._rt.repo
-        await asyncio.to_thread(repo.add_worktree, path, branch, tip)
         started = time.monotonic()
         try:
+            await asyncio.to_thread(repo.add_worktree, path, branch, tip)
             res = await run_command(self._rt.config.check, path, self._rt.config.fleet.check_timeout_s)
+        except GitError as exc:
+            res = CommandResult(exit_code=-1, output=f"the check could not run: {exc}", timed_out=False)
         finally:
             await asyncio.to_thread(repo.remove_worktree, path, branch)
         result = CheckResult(

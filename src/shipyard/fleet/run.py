@@ -5,13 +5,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from shipyard.domain import Decision, Event
-from shipyard.fleet.budget import over_budget
+from shipyard.domain import Decision, Event, Verdict
+from shipyard.errors import ShipyardError
+from shipyard.fleet.budget import BudgetedModel, over_budget
+from shipyard.fleet.chaos import TaskRunner, dying_runner, killer
 from shipyard.fleet.health import CheckResult, HealthMonitor
 from shipyard.fleet.judge import judge
 from shipyard.fleet.merger import Merger
 from shipyard.fleet.runtime import Runtime
 from shipyard.fleet.scheduler import WorkPhase
+from shipyard.fleet.worker import work_on
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,13 @@ class Fleet:
         self._rt = rt
         self._health = HealthMonitor(rt)
         self._merger = Merger(rt, self._health.request)
+        rt.guard_model = lambda role, model: BudgetedModel(model, rt, role)
+        self._runner: TaskRunner = lambda slot, task: work_on(rt, self._merger, slot, task)
+        chaos = rt.config.chaos
+        if chaos.worker_death_rate:
+            self._runner = dying_runner(rt, self._runner, chaos)
+        if chaos.kill_rate:
+            rt.progress = killer(chaos)
 
     async def run(self, resume: bool = False) -> RunResult:
         """Run cycles; with `resume`, continue the cycle that was under way (after `reconcile`)."""
@@ -48,6 +58,8 @@ class Fleet:
             if decided is not None:
                 state, reason = decided
                 break
+        if rt.stop.fatal:
+            state, reason = "failed", rt.stop.reason
         rt.board.set_meta("state", state)
         rt.board.set_meta("reason", reason)
         rt.record(Event("RunFinished", {"state": state, "reason": reason, "cycles": cycle}))
@@ -60,12 +72,16 @@ class Fleet:
         planned = resumed and any(t.spec.cycle == cycle for t in rt.board.tasks())
         if not resumed:
             rt.record(Event("CycleStarted", {"cycle": cycle}))
-        phase = WorkPhase(rt, self._merger, cycle, self._budget_check, plan_root=not planned)
+        phase = WorkPhase(rt, self._merger, cycle, self._budget_check, self._runner, plan_root=not planned)
         await phase.run()
         check = await self._health.settle()
         if rt.stop.is_set:
             return "stopped", rt.stop.reason
-        verdict = await judge(rt, cycle, check)
+        try:
+            verdict = await judge(rt, cycle, check)
+        except ShipyardError as exc:  # e.g. git failed making its worktree: decide again next cycle
+            verdict = Verdict(Decision.CONTINUE, f"the judge could not run: {exc}")
+            rt.record(Event("JudgeFailed", {"cycle": cycle, "error": str(exc)}))
         rt.record(Event("CycleEnded", {"cycle": cycle, "decision": verdict.decision.value}))
         if verdict.decision is Decision.STOP:
             if _green(rt, check):

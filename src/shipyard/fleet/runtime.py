@@ -32,12 +32,19 @@ class StopSignal:
     """Set by a budget, a limit or the person; the fleet stops claiming and winds down."""
 
     reason: str = ""
+    fatal: bool = False
     _event: asyncio.Event = field(default_factory=asyncio.Event)
 
     def set(self, reason: str) -> None:
         if not self.reason:
             self.reason = reason
         self._event.set()
+
+    def set_fatal(self, reason: str) -> None:
+        """A problem no retry can fix (bad key, unknown model): the run stops and says so."""
+        if not self.reason:
+            self.fatal = True
+        self.set(reason)
 
     @property
     def is_set(self) -> bool:
@@ -50,6 +57,7 @@ class Totals:
 
     tokens: int = 0
     cost_usd: float = 0.0
+    by_role_usd: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -64,6 +72,12 @@ class Runtime:
     started_monotonic: float = field(default_factory=time.monotonic)
     # Picks an external backend for (role, agent name); None means the built-in loop on `models[role]`.
     pick_backend: BackendPicker | None = None
+    # Wraps each role's model before use (the fleet adds its budget guard here).
+    guard_model: Callable[[Role, Model], Model] | None = None
+    # When each task last showed a sign of life (an event), for stall detection.
+    last_seen: dict[int, float] = field(default_factory=dict)
+    # Why an agent was cancelled (e.g. stalled), so its task goes back with the reason.
+    cancel_reasons: dict[int, str] = field(default_factory=dict)
 
     @property
     def state_dir(self) -> Path:
@@ -78,7 +92,10 @@ class Runtime:
     def backend(self, role: Role, agent: str) -> AgentBackend:
         """The backend that runs this agent."""
         chosen = self.pick_backend(role, agent) if self.pick_backend is not None else None
-        return chosen if chosen is not None else LoopBackend(self.models[role])
+        if chosen is not None:
+            return chosen
+        model = self.models[role]
+        return LoopBackend(self.guard_model(role, model) if self.guard_model else model)
 
     def control(self) -> str:
         """What the person asked for through `shipyard pause|stop` or the dashboard: "", pause or stop."""
@@ -87,6 +104,8 @@ class Runtime:
     def record(self, event: Event) -> Event:
         """Append an event to the log and show it as progress."""
         stored = self.board.append(event)
+        if event.task_id is not None:
+            self.last_seen[event.task_id] = time.monotonic()
         if self.progress is not None:
             self.progress(stored)
         return stored

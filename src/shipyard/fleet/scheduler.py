@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -41,6 +42,7 @@ class WorkPhase:
         self._cycle = cycle
         self._free = [f"worker-{i}" for i in range(rt.config.workers, 0, -1)]
         self._running: dict[asyncio.Task[None], str | None] = {}
+        self._claims: dict[asyncio.Task[None], int] = {}
         self._changed = asyncio.Event()
         self._wakes = WakeTracker(rt.config.fleet.planner_wakes)
 
@@ -53,6 +55,7 @@ class WorkPhase:
             control = self._rt.control()
             if control == "stop":
                 self._rt.stop.set("stopped by the person")
+            self._cancel_stalled()
             if self._rt.stop.is_set:
                 self._cancel_all()
             elif control != "pause":
@@ -60,7 +63,20 @@ class WorkPhase:
                 self._wake_planners()
             if not self._running and (control != "pause" or self._rt.stop.is_set):
                 return
-            await self._wait()
+            await self._wait(
+                min(_POLL_S, self._rt.config.fleet.stall_s / 4, self._rt.config.fleet.lease_s / 4)
+            )
+
+    def _cancel_stalled(self) -> None:
+        """An agent with no event for `stall_s` is stopped; its task goes back with the reason."""
+        stall_s, now = self._rt.config.fleet.stall_s, time.monotonic()
+        for task, task_id in self._claims.items():
+            quiet = now - self._rt.last_seen.get(task_id, now)
+            if quiet > stall_s and not task.done() and task_id not in self._rt.cancel_reasons:
+                reason = f"stalled: no sign of life for {quiet:.0f}s"
+                self._rt.cancel_reasons[task_id] = reason
+                self._rt.record(Event("AgentStalled", {"reason": reason}, task_id, self._running.get(task)))
+                task.cancel()
 
     def _cancel_all(self) -> None:
         """Stop every running agent; each gives its task back to the board on the way out."""
@@ -76,6 +92,9 @@ class WorkPhase:
     ) -> None:
         task = asyncio.get_running_loop().create_task(guarded(self._rt, coro, slot, claimed))
         self._running[task] = slot
+        if claimed is not None:
+            self._claims[task] = claimed.id
+            self._rt.last_seen[claimed.id] = time.monotonic()
         if planner is not None:
             self._wakes.started(planner)
             task.add_done_callback(lambda _t: self._wakes.ended(planner))
@@ -113,10 +132,10 @@ class WorkPhase:
         seat = PlannerSeat(f"subplanner-{plan_id}", plan_id, scope.spec.depth, self._cycle)
         await plan(self._rt, seat, scope, handoffs, self._changed.set)
 
-    async def _wait(self) -> None:
+    async def _wait(self, timeout_s: float) -> None:
         changed = asyncio.get_running_loop().create_task(self._changed.wait())
         done, _ = await asyncio.wait(
-            [*self._running, changed], timeout=_POLL_S, return_when=asyncio.FIRST_COMPLETED
+            [*self._running, changed], timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
         )
         changed.cancel()
         self._changed.clear()
@@ -124,6 +143,7 @@ class WorkPhase:
             if task is changed:
                 continue
             slot = self._running.pop(task)  # type: ignore[arg-type]
+            self._claims.pop(task, None)  # type: ignore[arg-type]
             if slot is not None:
                 self._free.append(slot)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from shipyard.agent import AgentOutcome, StopReason
 from shipyard.domain import Handoff, Role, Task
@@ -13,6 +15,8 @@ from shipyard.fleet.briefing import read_notes, task_brief
 from shipyard.fleet.merger import Merger
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
 from shipyard.fleet.session import Session, run_session
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -80,11 +84,22 @@ async def _attempt(rt: Runtime, merger: Merger, seat: Seat) -> None:
         if outcome.stop_reason is not StopReason.FINISHED:
             _give_back(rt, seat, f"agent stopped: {outcome.stop_reason.value}", handoff)
             return
-        landed, conflict = await _commit_and_land(rt, merger, seat, handoff)
+        landed, conflict = await _uninterrupted(_commit_and_land(rt, merger, seat, handoff))
         if landed or not conflict:
             return
     reason = f"merge conflicts not resolved after {rounds} rounds: {conflict.splitlines()[0]}"
     rt.board.fail(seat.task.id, reason, handoff)
+
+
+async def _uninterrupted(coro: Coroutine[Any, Any, T]) -> T:
+    """Finish a short critical step (commit, merge, record) even if the agent is cancelled meanwhile,
+    so a merge never reaches the shared branch without reaching the board."""
+    step = asyncio.ensure_future(coro)
+    try:
+        return await asyncio.shield(step)
+    except asyncio.CancelledError:
+        await step
+        raise
 
 
 def _give_back(rt: Runtime, seat: Seat, reason: str, handoff: Handoff) -> None:

@@ -65,7 +65,8 @@ class AnthropicModel:
                 tools=tools or anthropic.omit,
             )
         except anthropic.APIStatusError as exc:
-            raise status_error(self._endpoint, exc.status_code, exc.api_message or exc.message) from exc
+            detail = exc.api_message or exc.message
+            raise status_error(self._endpoint, exc.status_code, detail, exc.response.headers) from exc
         except anthropic.APITimeoutError as exc:
             raise timeout_error(self._endpoint) from exc
         except anthropic.APIConnectionError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shipyard.errors import ModelError
@@ -21,7 +22,23 @@ class Endpoint:
     base_url: str
 
 
-def status_error(endpoint: Endpoint, status: int, detail: str) -> ModelError:
+def retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from a `Retry-After` (or `retry-after-ms`) header, when the server sent one."""
+    if not headers:
+        return None
+    try:
+        if headers.get("retry-after-ms"):
+            return float(headers["retry-after-ms"]) / 1000
+        if headers.get("retry-after"):
+            return float(headers["retry-after"])
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+    return None
+
+
+def status_error(
+    endpoint: Endpoint, status: int, detail: str, headers: Mapping[str, str] | None = None
+) -> ModelError:
     """The `ModelError` for an HTTP error status; 408/409/429 and 5xx are retryable."""
     what, fix = _status_words(endpoint, status)
     retryable = status in _RETRYABLE_4XX or status >= 500
@@ -31,7 +48,7 @@ def status_error(endpoint: Endpoint, status: int, detail: str) -> ModelError:
         text += f" — {fix}"
     if note and not retryable:
         text += f" [{note}]"
-    return ModelError(text, retryable=retryable)
+    return ModelError(text, retryable=retryable, retry_after_s=retry_after(headers) if retryable else None)
 
 
 def timeout_error(endpoint: Endpoint) -> ModelError:

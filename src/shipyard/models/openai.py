@@ -66,7 +66,7 @@ class OpenAIModel:
                 max_completion_tokens=request.max_output_tokens,
             )
         except openai.APIStatusError as exc:
-            raise status_error(self._endpoint, exc.status_code, _detail(exc)) from exc
+            raise status_error(self._endpoint, exc.status_code, _detail(exc), exc.response.headers) from exc
         except openai.APITimeoutError as exc:
             raise timeout_error(self._endpoint) from exc
         except openai.APIConnectionError as exc:
