@@ -52,3 +52,54 @@ def write_script(path: Path, turns: dict[str, list[dict[str, Any]]]) -> Path:
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every file under root (including .git), to prove a command changed nothing."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+FAST_RETRY = "\n[retry]\nbase_s = 0.01\nmax_s = 0.05\nbreaker_cooldown_s = 0.05\n"
+
+
+def make_demo_repo(root: Path, workers: int = 4, extra_toml: str = "") -> Path:
+    """The demo's sample project as a repository, configured for the scripted fleet but not yet run."""
+    from shipyard.cli.demo import _config_text
+    from shipyard.demo.sample import write_sample
+    from shipyard.fleet.runtime import HARNESS
+    from shipyard.git import init_repo
+
+    root.mkdir(parents=True)
+    write_sample(root)
+    (root / "shipyard.toml").write_text(_config_text(workers) + FAST_RETRY + extra_toml)
+    init_repo(root, "main", HARNESS, "sample")
+    return root
+
+
+def final_events_per_task(events: list[dict[str, Any]]) -> dict[int, list[str]]:
+    """For each task, the final-status events it got (done, failed, cancelled) in order."""
+    final = {"TaskCompleted": "done", "TaskFailed": "failed", "TaskCancelled": "cancelled"}
+    out: dict[int, list[str]] = {}
+    for e in events:
+        if e["kind"] in final and e["task_id"] is not None:
+            out.setdefault(e["task_id"], []).append(final[e["kind"]])
+    return out
+
+
+def audit(root: Path, branch: str = "main") -> dict[str, int]:
+    """Check the invariants of a finished run; returns counts for the test's own assertions."""
+    from shipyard.board.sqlite import SqliteBoard
+    from shipyard.git import GitRepo
+
+    repo = GitRepo.open(root)
+    board = SqliteBoard(root / ".shipyard" / "board.sqlite")
+    try:
+        tasks, events = board.tasks(), board.events()
+    finally:
+        board.close()
+    assert all(t.is_final for t in tasks), [(t.id, t.status) for t in tasks if not t.is_final]
+    final = final_events_per_task([{"kind": e.kind, "task_id": e.task_id} for e in events])
+    assert all(len(final.get(t.id, [])) == 1 for t in tasks), final
+    merged = [str(e.data["sha"]) for e in events if e.kind == "CommitMerged"]
+    assert all(repo.contains(branch, sha) for sha in merged), "a merged commit is missing from the branch"
+    assert all(repo.contains(branch, c) for t in tasks for c in t.commits)
+    assert repo.list_worktrees() == [], repo.list_worktrees()
+    assert repo.branches_with_prefix("shipyard/") == []
+    ok, report = repo.fsck()
+    assert ok, report
+    return {"tasks": len(tasks), "merged": len(merged), "done": sum(t.status.value == "done" for t in tasks)}

@@ -61,6 +61,14 @@ def _merge_logged(rt: Runtime, task_id: int) -> bool:
     return any(e.kind == "CommitMerged" and e.task_id == task_id for e in rt.board.events())
 
 
+def sweep_worktrees(rt: Runtime) -> None:
+    """Remove worktrees and branches that a crashed or cancelled agent left (when none is running)."""
+    report = Recovery()
+    _clear_worktrees(rt, report)
+    if report.removed_worktrees or report.removed_branches:
+        rt.record(Event("WorktreesSwept", report.as_dict()))
+
+
 def _clear_worktrees(rt: Runtime, report: Recovery) -> None:
     for path in rt.repo.list_worktrees():
         rt.repo.remove_worktree(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from shipyard.fleet.chaos import TaskRunner, dying_runner, killer
 from shipyard.fleet.health import CheckResult, HealthMonitor
 from shipyard.fleet.judge import judge
 from shipyard.fleet.merger import Merger
+from shipyard.fleet.recovery import sweep_worktrees
 from shipyard.fleet.runtime import Runtime
 from shipyard.fleet.scheduler import WorkPhase
 from shipyard.fleet.worker import work_on
@@ -83,6 +85,7 @@ class Fleet:
             verdict = Verdict(Decision.CONTINUE, f"the judge could not run: {exc}")
             rt.record(Event("JudgeFailed", {"cycle": cycle, "error": str(exc)}))
         rt.record(Event("CycleEnded", {"cycle": cycle, "decision": verdict.decision.value}))
+        await asyncio.to_thread(sweep_worktrees, rt)
         if verdict.decision is Decision.STOP:
             if _green(rt, check):
                 return "done", f"the judge said done: {verdict.notes}"

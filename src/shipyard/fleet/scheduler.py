@@ -44,7 +44,8 @@ class WorkPhase:
         self._running: dict[asyncio.Task[None], str | None] = {}
         self._claims: dict[asyncio.Task[None], int] = {}
         self._changed = asyncio.Event()
-        self._wakes = WakeTracker(rt.config.fleet.planner_wakes)
+        earlier = (t.id for t in rt.board.tasks() if t.is_final)  # handoffs of past cycles were read
+        self._wakes = WakeTracker(rt.config.fleet.planner_wakes, earlier)
 
     async def run(self) -> None:
         if self._plan_root:

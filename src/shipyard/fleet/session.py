@@ -63,8 +63,8 @@ async def snapshot(rt: Runtime, name: str) -> AsyncIterator[Path]:
     path = rt.worktree_path(name)
     branch = f"shipyard/{name}"
     tip = rt.repo.rev_parse(rt.config.branch) or rt.config.branch
-    await asyncio.to_thread(rt.repo.add_worktree, path, branch, tip)
     try:
+        await asyncio.to_thread(rt.repo.add_worktree, path, branch, tip)
         yield path
     finally:
         await asyncio.to_thread(rt.repo.remove_worktree, path, branch)

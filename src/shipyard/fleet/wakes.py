@@ -27,9 +27,9 @@ def _ancestors(task: Task, by_id: dict[int, Task]) -> list[str]:
 class WakeTracker:
     """Pure bookkeeping: handoffs seen, planners running, wakes used per planner."""
 
-    def __init__(self, max_wakes: int) -> None:
+    def __init__(self, max_wakes: int, seen: Iterable[int] = ()) -> None:
         self._max = max_wakes
-        self._seen: set[int] = set()
+        self._seen: set[int] = set(seen)
         self._wakes: Counter[str] = Counter()
         self._running: Counter[str] = Counter()
 

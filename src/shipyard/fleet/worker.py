@@ -46,9 +46,9 @@ async def work_on(rt: Runtime, merger: Merger, agent: str, task: Task) -> None:
     name = f"{agent}-task-{task.id}"
     seat = Seat(agent, task, rt.worktree_path(name), f"shipyard/{name}")
     tip = rt.repo.rev_parse(rt.config.branch) or rt.config.branch
-    await asyncio.to_thread(rt.repo.add_worktree, seat.worktree, seat.branch, tip)
     beat = asyncio.get_running_loop().create_task(_heartbeat(rt, seat))
     try:
+        await asyncio.to_thread(rt.repo.add_worktree, seat.worktree, seat.branch, tip)
         await _attempt(rt, merger, seat)
     finally:
         beat.cancel()

@@ -1,0 +1,51 @@
+"""What a benchmark row measures: wall time, the process's CPU time, peak memory, percentiles."""
+
+from __future__ import annotations
+
+import math
+import resource
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far, in MiB (it never goes down within a process)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The `q`-th percentile (0-100) by the nearest-rank method; 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True)
+class Span:
+    """Wall and CPU seconds of one measured stretch, and the peak memory after it."""
+
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+
+
+class Stopwatch:
+    """Starts on creation; `stop()` gives the wall and process CPU time since then."""
+
+    def __init__(self) -> None:
+        self._wall = time.perf_counter()
+        self._cpu = time.process_time()
+
+    def stop(self) -> Span:
+        wall = time.perf_counter() - self._wall
+        return Span(wall, time.process_time() - self._cpu, peak_rss_mb())
+
+
+def rate(count: int, seconds: float) -> float:
+    """`count` per second, 0.0 when no time passed."""
+    return count / seconds if seconds > 0 else 0.0
