@@ -1,4 +1,4 @@
-"""The `shell` tool: `bash -c` in the worktree, own process group, scrubbed environment, capped output."""
+"""The `shell` tool: `bash -c` in the worktree, inside the sandbox, with capped and redacted output."""
 
 from __future__ import annotations
 
@@ -6,26 +6,23 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from shipyard.agent.sandbox import ENV_ALLOW, Launch, Sandbox, scrubbed_env
 from shipyard.agent.tool import ToolResult, error, schema
 from shipyard.models.base import ToolSpec
+from shipyard.redact import Redactor
 
-ENV_ALLOW = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER", "SHELL")
+__all__ = ["ENV_ALLOW", "CommandResult", "Shell", "run_command", "scrubbed_env"]
+
 MAX_TIMEOUT_S = 1800.0
+MAX_COMMAND_CHARS = 100_000
 HEAD_CHARS = 10_000
 TAIL_CHARS = 10_000
 _DRAIN_S = 2.0
-
-
-def scrubbed_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """Only the allow-listed variables: no API keys, tokens or secrets reach agent commands."""
-    env = {name: environ[name] for name in ENV_ALLOW if name in environ}
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    return env
+_GRACE_S = 5.0
 
 
 class _Capture:
@@ -44,21 +41,24 @@ class _Capture:
             chunk = chunk[room:]
         self.tail = (self.tail + chunk)[-TAIL_CHARS:]
 
-    def text(self) -> str:
+    def text(self, redact: Redactor) -> str:
+        """The output with secrets masked, even those cut in two by the truncation."""
         head = self.head.decode("utf-8", errors="replace")
         tail = self.tail.decode("utf-8", errors="replace")
         omitted = self.total - len(self.head) - len(self.tail)
         if omitted <= 0:
-            return head + tail
+            return redact(head + tail)
+        head, tail = redact.cut(head, tail)
         return f"{head}\n[... {omitted} bytes of output omitted ...]\n{tail}"
 
 
 class Shell:
-    """Runs one command per call with `bash -c` in the worktree; stdout and stderr combined."""
+    """Runs one command per call with `bash -c` in the worktree, sandboxed; stdout and stderr combined."""
 
     spec = ToolSpec(
         "shell",
-        "Run a bash command in the worktree root (stdin is empty; output is combined and truncated).",
+        "Run a bash command in the worktree root, in a sandbox: only the worktree and /tmp are writable, "
+        "no network unless the project allows it (stdin is empty; output is combined and truncated).",
         schema(
             {
                 "command": {"type": "string"},
@@ -68,16 +68,22 @@ class Shell:
         ),
     )
 
-    def __init__(self, root: Path, timeout_s: float = 120.0) -> None:
+    def __init__(self, root: Path, timeout_s: float = 120.0, sandbox: Sandbox | None = None) -> None:
         self.root = root.resolve()
         self.timeout_s = timeout_s
+        self.sandbox = sandbox
 
     async def run(self, args: dict[str, Any]) -> ToolResult:
         timeout_s = float(args.get("timeout_s") or self.timeout_s)
         if timeout_s <= 0:
             return error("`timeout_s` must be positive")
+        if len(args["command"]) > MAX_COMMAND_CHARS:
+            return error(
+                f"the command is {len(args['command'])} characters (at most {MAX_COMMAND_CHARS}); "
+                "write a script with write_file and run that"
+            )
         timeout_s = min(timeout_s, max(MAX_TIMEOUT_S, self.timeout_s))
-        result = await run_command(args["command"], self.root, timeout_s)
+        result = await run_command(args["command"], self.root, timeout_s, self.sandbox)
         if result.timed_out:
             note = f"exit code {result.exit_code} (killed: timed out after {timeout_s:g} s)"
             return ToolResult(f"{note}\n{result.output}".rstrip("\n"), is_error=True)
@@ -93,32 +99,54 @@ class CommandResult:
     timed_out: bool = False
 
 
-async def run_command(command: str, cwd: Path, timeout_s: float) -> CommandResult:
-    """Run `bash -c command` in `cwd` with the scrubbed environment; the process group dies at the end."""
+async def run_command(
+    command: str, cwd: Path, timeout_s: float, sandbox: Sandbox | None = None
+) -> CommandResult:
+    """Run `bash -c command` in `cwd` in the sandbox (the default policy when none is given); every
+    process the command started is gone when this returns, and secrets are masked in the output."""
+    box = sandbox if sandbox is not None else Sandbox()
+    if not cwd.is_dir():
+        return CommandResult(127, f"cannot start bash in {cwd}: no such folder")
+    refusal = box.refusal()
+    if refusal is not None:
+        return CommandResult(126, refusal)
+    try:
+        launch = box.launch(command, cwd.resolve())
+    except OSError as exc:
+        return CommandResult(126, f"cannot prepare the sandbox: {exc}")
+    try:
+        return await _start(launch, cwd, timeout_s)
+    finally:
+        launch.close()
+
+
+async def _start(launch: Launch, cwd: Path, timeout_s: float) -> CommandResult:
     read_fd, write_fd = os.pipe()  # our own pipe: asyncio's would make wait() also wait for leftovers
     pipe = os.fdopen(read_fd, "rb", buffering=0)
     try:
         proc = await asyncio.create_subprocess_exec(
-            "bash",
-            "-c",
-            command,
+            *launch.argv,
             cwd=cwd,
-            env=scrubbed_env(os.environ),
+            env=launch.env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=write_fd,
             stderr=write_fd,
             start_new_session=True,
+            pass_fds=launch.pass_fds,
         )
     except OSError as exc:
         pipe.close()
         return CommandResult(127, f"cannot start bash in {cwd}: {exc}")
     finally:
         os.close(write_fd)
-    return await _supervise(proc, pipe, timeout_s)
+        launch.started()
+    return await _supervise(proc, pipe, timeout_s, launch)
 
 
-async def _supervise(proc: asyncio.subprocess.Process, pipe: BinaryIO, timeout_s: float) -> CommandResult:
-    """Wait for the command, then kill its whole process group: it is done or out of time."""
+async def _supervise(
+    proc: asyncio.subprocess.Process, pipe: BinaryIO, timeout_s: float, launch: Launch
+) -> CommandResult:
+    """Wait for the command, then make sure nothing of it is left: it is done or out of time."""
     capture = _Capture()
     reader = asyncio.create_task(_pump(pipe, capture))
     timed_out = False
@@ -127,10 +155,23 @@ async def _supervise(proc: asyncio.subprocess.Process, pipe: BinaryIO, timeout_s
     except TimeoutError:
         timed_out = True
     finally:
-        _kill_group(proc.pid)  # leftovers started in the background die with the command
+        _kill(proc, launch)
         await _finish(proc, pipe, reader)
     assert proc.returncode is not None
-    return CommandResult(proc.returncode, capture.text(), timed_out)
+    code = -signal.SIGKILL if timed_out else proc.returncode
+    return CommandResult(code, capture.text(Redactor()), timed_out)
+
+
+def _kill(proc: asyncio.subprocess.Process, launch: Launch) -> None:
+    """Kill a command still running: the sandbox's init when known (the kernel then kills every process
+    of its pid namespace, and bwrap exits only after that), else the process group."""
+    if proc.returncode is None:
+        pid = launch.sandbox_pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            return
+    _kill_group(proc.pid)
 
 
 async def _pump(pipe: BinaryIO, capture: _Capture) -> None:
@@ -145,7 +186,10 @@ async def _pump(pipe: BinaryIO, capture: _Capture) -> None:
 
 
 async def _finish(proc: asyncio.subprocess.Process, pipe: BinaryIO, reader: asyncio.Task[None]) -> None:
-    """Reap the process and let the reader drain what the killed group left in the pipe."""
+    """Reap the process (killing its group if it lingers) and drain what it left in the pipe."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(proc.wait()), _GRACE_S)
+    _kill_group(proc.pid)  # leftovers outside a sandbox die with the command
     await proc.wait()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(reader), _DRAIN_S)

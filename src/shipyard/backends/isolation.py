@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shipyard.git.ref import branch_tip, is_ancestor
+from shipyard.git.ref import current_branch, is_ancestor
 from shipyard.git.run import git, nul_split
 from shipyard.git.worktree import worktree_entries
 
@@ -35,6 +35,7 @@ class Snapshot:
     checkout: FileStats
     checkout_head: str
     admin: dict[str, str]
+    own_branch: str | None = None
     branches: dict[str, str | None] = field(default_factory=dict)
     foreign: dict[str, FileStats] = field(default_factory=dict)
 
@@ -64,6 +65,7 @@ class IsolationGuard:
             checkout=file_stats(self.root),
             checkout_head=_head(self.root),
             admin=_admin(self.root),
+            own_branch=current_branch(own),
             branches=branches,
             foreign=foreign,
         )
@@ -79,6 +81,8 @@ class IsolationGuard:
         merged = self._merged_files(old, new) if not found else set()
         checkout = _changed(before.checkout, after.checkout) - merged
         found += [f"{self.root / name} changed (the person's checkout)" for name in sorted(checkout)]
+        if before.own_branch != after.own_branch:
+            found.append(f"its own worktree switched from `{before.own_branch}` to `{after.own_branch}`")
         for path, was in before.branches.items():
             if path in after.branches and after.branches[path] != was:
                 found.append(f"worktree {path} switched from `{was}` to `{after.branches[path]}`")
@@ -107,9 +111,6 @@ class IsolationGuard:
             return set()
         out = git(self.root, "diff", "--name-only", "-z", "--no-renames", old, new, "--")
         return set(nul_split(out.stdout))
-
-    def tip(self) -> str | None:
-        return branch_tip(self.root, self.branch)
 
 
 def file_stats(root: Path) -> FileStats:

@@ -78,18 +78,27 @@ class _Clock:
         return None
 
 
-async def supervise(
-    argv: Sequence[str], cwd: Path, env: Mapping[str, str], watch: Watch, on_line: LineHandler
-) -> Ended:
+@dataclass(frozen=True)
+class Command:
+    """A CLI command line, where it runs, its whole environment, and a file for its stdin (or none)."""
+
+    argv: Sequence[str]
+    cwd: Path
+    env: Mapping[str, str]
+    stdin: Path | None = None
+
+
+async def supervise(command: Command, watch: Watch, on_line: LineHandler) -> Ended:
     """Run the CLI to its end (or its limit) and kill whatever it leaves behind."""
     out_r, out_w = os.pipe()  # our own pipes: asyncio's would make wait() also wait for leftovers
     err_r, err_w = os.pipe()
+    stdin = open(command.stdin, "rb") if command.stdin else asyncio.subprocess.DEVNULL  # noqa: SIM115
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=cwd,
-            env=dict(env),
-            stdin=asyncio.subprocess.DEVNULL,
+            *command.argv,
+            cwd=command.cwd,
+            env=dict(command.env),
+            stdin=stdin,
             stdout=out_w,
             stderr=err_w,
             start_new_session=True,
@@ -101,6 +110,8 @@ async def supervise(
     finally:
         os.close(out_w)
         os.close(err_w)
+        if not isinstance(stdin, int):
+            stdin.close()
     return await _run(proc, (os.fdopen(out_r, "rb", 0), os.fdopen(err_r, "rb", 0)), watch, on_line)
 
 

@@ -20,7 +20,7 @@ def check_checkout(repo: GitRepo, branch: str) -> None:
         raise RepoError(
             f"HEAD is detached in {repo.root}; check out a branch first (e.g. `git switch {branch}`)"
         )
-    changed = repo.tracked_changes() if current == branch else []
+    changed = repo.person_changes(branch) if current == branch else []
     if changed:
         raise RepoError(
             f"{repo.root} has uncommitted changes on `{branch}` ({', '.join(changed[:3])}"

@@ -1,37 +1,24 @@
-"""Live progress in the terminal: reads new events from the board and prints the ones a person cares about."""
+"""The terminal's views: live progress lines while a run goes, and `shipyard status` as readable tables."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
 
 from shipyard.board.base import Board
-from shipyard.domain import Event
+from shipyard.report.describe import describe
+from shipyard.report.problems import ago
 
+__all__ = ["ProgressPrinter", "describe", "status_view"]
 
-def describe(event: Event) -> str | None:
-    """A short line for an event worth showing, or None."""
-    d, who = event.data, event.agent or ""
-    task = f"#{event.task_id}" if event.task_id is not None else ""
-    lines: dict[str, Callable[[], str]] = {
-        "CycleStarted": lambda: f"cycle {d.get('cycle')} started",
-        "TaskCreated": lambda: f"{who or 'planner'} wrote {task} {d.get('title', '')}".strip(),
-        "TaskClaimed": lambda: f"{who} took {task}",
-        "CommitMerged": lambda: f"{who} merged {task} as {str(d.get('sha', ''))[:10]}",
-        "MergeConflicted": lambda: f"{who} hit a merge conflict on {task}: {', '.join(d.get('files', []))}",
-        "TaskReleased": lambda: f"{task} returned to the board: {d.get('reason', '')}",
-        "TaskFailed": lambda: f"{task} failed: {d.get('reason', '')}",
-        "LeaseExpired": lambda: f"{task} lease expired; back on the board",
-        "CheckRan": lambda: (
-            f"check on {str(d.get('sha', ''))[:10]}: {'passed' if d.get('passed') else 'FAILED'}"
-        ),
-        "PlannerWoken": lambda: f"{who} woken with {len(d.get('handoffs', []))} handoffs",
-        "VerdictGiven": lambda: f"judge: {d.get('decision')} ({d.get('notes', '')})",
-        "RunFinished": lambda: f"run {d.get('state')}: {d.get('reason', '')}",
-    }
-    make = lines.get(event.kind)
-    return make() if make else None
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+_STATE_STYLE = {"done": "bold green", "running": "bold cyan", "failed": "bold red", "stopped": "yellow"}
 
 
 class ProgressPrinter:
@@ -61,3 +48,58 @@ class ProgressPrinter:
         """Start after the events already in the log (a second run on the same board)."""
         existing = self._board.events()
         self._since = existing[-1].id if existing else 0
+
+
+def status_view(data: dict[str, Any]) -> RenderableType:
+    """`shipyard status` for a person: the state, problems first, then tasks, the branch and the cost."""
+    state = Text(f"{data['state']}", style=_STATE_STYLE.get(data["state"], "bold"))
+    head = Text.assemble("run: ", state, f"  {data['reason']}  cycle {data['cycles']}")
+    if data.get("control"):
+        head.append(f"  [{data['control']}]", style="yellow")
+    parts: list[RenderableType] = [head, *_problem_lines(data.get("problems", []))]
+    parts += [_overview(data), _cost_table(data)]
+    return Group(*parts)
+
+
+def _problem_lines(problems: list[dict[str, Any]]) -> list[RenderableType]:
+    if not problems:
+        return [Text("problems: none", style="green")]
+    return [Text(f"! {p['text']}", style=_SEVERITY_STYLE.get(p["severity"], "")) for p in problems]
+
+
+def _overview(data: dict[str, Any]) -> Table:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("tasks", ", ".join(f"{n} {status}" for status, n in data["tasks"].items()))
+    authors = ", ".join(data["authors"]) or "none yet"
+    table.add_row("merged", f"{data['merged_commits']} commits by {authors}; {data['conflicts']} conflicts")
+    table.add_row("branch", _health_line(data.get("health") or {}))
+    table.add_row("spent", f"{data['tokens']:,} tokens, ${data['cost_usd']:.4f}")
+    for name, row in (data.get("budget") or {}).items():
+        table.add_row(f"budget {name}", f"{row['fraction']:.0%} of {row['limit']:g}")
+    table.add_row("events", str(data["events"]))
+    return table
+
+
+def _health_line(health: dict[str, Any]) -> str:
+    last = health.get("last_check")
+    if not last:
+        return "not checked yet"
+    verdict = "green" if last.get("passed") else f"RED (exit {last.get('exit_code')})"
+    line = f"{verdict} at {str(last.get('sha') or '')[:10]}; {health.get('checks', 0)} checks"
+    if not last.get("passed") and health.get("since_green_s") is not None:
+        line += f"; last green {ago(health['since_green_s'])} ago"
+    return line
+
+
+def _cost_table(data: dict[str, Any]) -> Table:
+    table = Table(title="tokens and cost", title_justify="left")
+    for name in ("role / task", "tokens", "cost"):
+        table.add_column(name, justify="left" if name == "role / task" else "right")
+    for role, row in data["by_role"].items():
+        table.add_row(role, f"{row['tokens']:,}", f"${row['cost_usd']:.4f}")
+    for row in data.get("by_task", [])[:8]:
+        title = f"#{row['task_id']} {row['title']}"
+        table.add_row(title[:60], f"{row['tokens']:,}", f"${row['cost_usd']:.4f}", style="dim")
+    return table

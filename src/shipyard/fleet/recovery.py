@@ -22,6 +22,7 @@ class Recovery:
     returned: list[int] = field(default_factory=list)
     removed_worktrees: int = 0
     removed_branches: int = 0
+    checkout_repaired: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -29,12 +30,14 @@ class Recovery:
             "returned": self.returned,
             "removed_worktrees": self.removed_worktrees,
             "removed_branches": self.removed_branches,
+            "checkout_repaired": self.checkout_repaired,
         }
 
 
 def reconcile(rt: Runtime) -> Recovery:
     """Settle every claimed task against git, then clear leftovers; logs `RunRecovered`."""
     report = Recovery()
+    report.checkout_repaired = rt.repo.finish_interrupted_sync(rt.config.branch)
     for task in rt.board.tasks(TaskStatus.CLAIMED):
         _settle(rt, task, report)
     _clear_worktrees(rt, report)

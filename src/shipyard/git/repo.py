@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard.errors import RepoError
-from shipyard.git import recovery
+from shipyard.git import recovery, repair
 from shipyard.git.checkout import sync_checkout
 from shipyard.git.commit import commit_all, start_merge, status_paths
 from shipyard.git.identity import SHIPYARD, Identity, identity_env
@@ -68,6 +68,14 @@ class GitRepo:
     def tracked_changes(self) -> list[str]:
         """Tracked files with uncommitted changes in the main work tree."""
         return recovery.tracked_changes(self.root)
+
+    def person_changes(self, branch: str) -> list[str]:
+        """Tracked changes that are the person's own (not leftovers of a sync killed half-way)."""
+        return [] if repair.sync_leftovers(self.root, branch) is not None else self.tracked_changes()
+
+    def finish_interrupted_sync(self, branch: str) -> bool:
+        """Complete a sync of the checkout that a crash cut short; True if there was one."""
+        return repair.finish_sync(self.root, branch)
 
     def find_landed(self, branch: str, task_id: int) -> str | None:
         """The commit on `branch` that landed task `task_id`, if any."""

@@ -26,6 +26,7 @@ from shipyard.models.scripted import call
 FRESH_MARKS = ("(none: fresh start)", "(none yet)")
 RESOLVE_SHARE = 0.25  # resolving a conflict takes this share of the task's think time
 MAX_READ_LINES = 2000
+_GOLDEN = (5**0.5 - 1) / 2
 _RANGE = re.compile(r"sim-range (\d+):(\d+)")
 _TASK = re.compile(r"sim task (\d+)\b")
 _CODE_HANDOFF = re.compile(r"\] sim task \d+")  # a code task in the handoffs; the board shows "(code)"
@@ -78,9 +79,13 @@ class SimWorkload:
         return [self.own_path(i)] if hot is None else [self.own_path(i), hot]
 
     def think_s(self, i: int) -> float:
-        """Task `i`'s simulated think time: uniform in think_ms x (1 +/- think_jitter)."""
-        spread = self.think_jitter * (2 * self._rng(i, "think").random() - 1)
-        return max(0.0, self.think_ms * (1 + spread) / 1000)
+        """Task `i`'s simulated think time, spread evenly over think_ms x (1 +/- think_jitter).
+
+        The spread follows a golden-ratio sequence from a seeded start rather than independent draws,
+        so that any run of consecutive tasks, however short, has the intended mean.
+        """
+        u = (random.Random(f"{self.seed}:think").random() + i * _GOLDEN) % 1.0
+        return max(0.0, self.think_ms * (1 + self.think_jitter * (2 * u - 1)) / 1000)
 
     def line(self, i: int) -> str:
         return f"task {i}: landed"

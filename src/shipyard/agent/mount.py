@@ -1,0 +1,121 @@
+"""What a sandboxed command sees, as bubblewrap mount arguments: the system read-only, a private `/tmp`,
+the person's home, checkout and `.shipyard/` hidden, the git internals read-only except the worktree's own
+admin folder, and the worktree itself read-write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+STATE_DIR = ".shipyard"
+# Scratch and runtime folders every command gets empty and private (sockets of the host live in /run).
+SCRATCH = ("/tmp", "/var/tmp", "/run", "/dev/shm")
+HOMES = ("/home", "/root")
+# Files of a worktree's admin folder that say which repository and branch it is: never the agent's to change.
+_ADMIN_PINNED = ("commondir", "gitdir", "HEAD")
+
+
+class Kind(Enum):
+    HIDE = "--tmpfs"
+    READ = "--ro-bind"
+    WRITE = "--bind"
+
+
+@dataclass(frozen=True)
+class GitLayout:
+    """Where a worktree's git data lives: its `.git` entry, its admin folder, the common git folder."""
+
+    worktree: Path
+    dot_git: Path | None = None
+    admin: Path | None = None
+    common: Path | None = None
+
+    @property
+    def checkout(self) -> Path | None:
+        """The person's own checkout (the main work tree) when the worktree is a linked one."""
+        if self.common is None or self.common.name != ".git" or self.common.parent == self.worktree:
+            return None
+        return self.common.parent
+
+
+def git_layout(worktree: Path) -> GitLayout:
+    """Read `worktree/.git` (a folder, or a `gitdir:` file of a linked worktree) into a `GitLayout`."""
+    root = worktree.resolve()
+    dot_git = root / ".git"
+    if dot_git.is_dir():
+        return GitLayout(root, dot_git, None, dot_git)
+    if not dot_git.is_file():
+        return GitLayout(root)
+    text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+    if not text.startswith("gitdir:"):
+        return GitLayout(root, dot_git)
+    admin = (root / text.removeprefix("gitdir:").strip()).resolve()
+    common_file = admin / "commondir"
+    common = admin
+    if common_file.is_file():
+        common = (admin / common_file.read_text(encoding="utf-8").strip()).resolve()
+    return GitLayout(root, dot_git, admin, common)
+
+
+@dataclass(frozen=True)
+class View:
+    """The inputs of a mount plan besides the worktree."""
+
+    home: Path | None = None
+    exposed: Sequence[Path] = ()
+    hidden: Sequence[Path] = ()
+    tmp_bytes: int = 0
+
+
+def _hides(layout: GitLayout, view: View) -> list[Path]:
+    paths = [Path(p) for p in (*SCRATCH, *HOMES)]
+    if view.home is not None:
+        paths.append(view.home)
+    if layout.checkout is not None:
+        paths.append(layout.checkout)
+    return [*paths, *view.hidden]
+
+
+def _git_rules(layout: GitLayout) -> list[tuple[Path, Kind]]:
+    rules: list[tuple[Path, Kind]] = []
+    if layout.common is not None:
+        rules += [(layout.common, Kind.READ), (layout.common / "hooks", Kind.HIDE)]
+    if layout.admin is not None and layout.common is not None and layout.admin != layout.common:
+        rules += [(layout.common / "worktrees", Kind.HIDE), (layout.admin, Kind.WRITE)]
+        rules += [(layout.admin / name, Kind.READ) for name in _ADMIN_PINNED]
+    if layout.dot_git is not None:
+        rules.append((layout.dot_git, Kind.READ))
+    return rules
+
+
+def plan(layout: GitLayout, view: View) -> list[tuple[Path, Kind]]:
+    """Mount rules, shallow paths first so that a deeper rule wins over the one it sits in."""
+    hides = [p.resolve() for p in _hides(layout, view)]
+    state = (layout.checkout or layout.worktree) / STATE_DIR
+    private = [state, *([layout.common] if layout.common is not None else [])]
+    exposed = [
+        p.resolve()
+        for p in view.exposed
+        if any(p.resolve().is_relative_to(h) for h in hides)
+        and not any(p.resolve().is_relative_to(q) for q in private)
+    ]
+    rules = [(p, Kind.HIDE) for p in hides] + [(p, Kind.READ) for p in exposed]
+    rules += [(state, Kind.HIDE), (layout.worktree, Kind.WRITE), *_git_rules(layout)]
+    seen: dict[Path, Kind] = {}
+    for path, kind in rules:
+        if path.exists():
+            seen.pop(path, None)  # the later rule for the same path wins, keeping the order of the rest
+            seen[path] = kind
+    return sorted(seen.items(), key=lambda rule: len(rule[0].parts))
+
+
+def mount_args(layout: GitLayout, view: View) -> list[str]:
+    """The bwrap arguments that build the sandbox's file system for `layout.worktree`."""
+    args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for path, kind in plan(layout, view):
+        if kind is Kind.HIDE and view.tmp_bytes and str(path) in SCRATCH[:2]:
+            args += ["--size", str(view.tmp_bytes)]
+        args += [kind.value, str(path)] if kind is Kind.HIDE else [kind.value, str(path), str(path)]
+    return [*args, "--chdir", str(layout.worktree)]

@@ -1,0 +1,135 @@
+"""Claude Code (npm `@anthropic-ai/claude-code`) as a backend: `claude -p --output-format stream-json`.
+
+Role tools: structured output (`--json-schema`); Claude Code offers the model a `StructuredOutput` tool
+and puts its arguments in the final `result` event. Permissions: `acceptEdits` with an explicit tool
+list (workers edit and run commands; planners only read; the judge reads and runs commands); nothing
+is left to a prompt, since stdin is a file. Offline and private: its own HOME and `CLAUDE_CONFIG_DIR`,
+no setting sources, no MCP servers, no slash commands, non-essential traffic off.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shipyard.agent import AgentRun, Observer, StopReason, ToolResult
+from shipyard.backends.dialect import Job, Launch, Report
+from shipyard.domain import Role
+from shipyard.models.base import ModelResponse, ToolCall, Usage
+
+PACKAGE = "@anthropic-ai/claude-code"
+READ_TOOLS = ("Read", "Glob", "Grep")
+ROLE_TOOLS = {
+    Role.WORKER: (*READ_TOOLS, "Edit", "Write", "Bash"),
+    Role.PLANNER: READ_TOOLS,
+    Role.SUBPLANNER: READ_TOOLS,
+    Role.JUDGE: (*READ_TOOLS, "Bash"),
+}
+OFFLINE_ENV = {
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "DISABLE_AUTOUPDATER": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+    "DISABLE_BUG_COMMAND": "1",
+}
+
+
+class ClaudeDialect:
+    name = "claude"
+    provider = "anthropic"
+
+    def launch(self, job: Job) -> Launch:
+        tools = ",".join(ROLE_TOOLS[job.run.role])
+        argv = [str(job.settings.binary), "-p", "--output-format", "stream-json", "--verbose"]
+        argv += ["--max-turns", str(job.run.limits.max_steps), "--json-schema", json.dumps(job.schema)]
+        argv += ["--permission-mode", "acceptEdits", "--tools", tools, "--allowedTools", tools]
+        argv += ["--append-system-prompt", job.run.system, "--no-session-persistence"]
+        argv += ["--setting-sources", "", "--strict-mcp-config", "--disable-slash-commands"]
+        if job.settings.model:
+            argv += ["--model", job.settings.model]
+        extra = {**OFFLINE_ENV, job.settings.api_key_env: job.settings.api_key}
+        extra["CLAUDE_CONFIG_DIR"] = str(job.home.root / ".claude")
+        if job.settings.base_url:
+            extra["ANTHROPIC_BASE_URL"] = job.settings.base_url
+        prompt = job.home.root / "prompt.md"
+        prompt.write_text(job.prompt, encoding="utf-8")
+        return Launch(argv, job.home.env(job.environ, job.run.agent, extra), prompt)
+
+    def transcript(self, run: AgentRun, observer: Observer | None) -> ClaudeTranscript:
+        return ClaudeTranscript(run, observer)
+
+
+class ClaudeTranscript:
+    """Reads `stream-json` events: assistant messages, tool results, and the closing `result`."""
+
+    def __init__(self, run: AgentRun, observer: Observer | None) -> None:
+        self.run = run
+        self.observer = observer
+        self.report = Report()
+        self._message_id = ""
+        self._calls: dict[str, ToolCall] = {}
+        self._tokens: dict[str, int] = {}
+
+    def feed(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "assistant":
+            self._assistant(event.get("message") or {})
+        elif kind == "user":
+            self._tool_results(event.get("message") or {})
+        elif kind == "result":
+            self._result(event)
+
+    def _assistant(self, message: dict[str, Any]) -> None:
+        msg_id = str(message.get("id", ""))
+        if msg_id != self._message_id or not msg_id:
+            self._message_id = msg_id
+            self.report.steps += 1
+        usage = message.get("usage") or {}
+        self._tokens[msg_id] = _input_tokens(usage) + int(usage.get("output_tokens") or 0)
+        self.report.running_tokens = sum(self._tokens.values())
+        blocks = [b for b in message.get("content") or [] if isinstance(b, dict)]
+        text = "\n".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
+        calls = tuple(
+            ToolCall(str(b.get("id", "")), str(b.get("name", "")), dict(b.get("input") or {}))
+            for b in blocks
+            if b.get("type") == "tool_use"
+        )
+        self._calls.update({call.id: call for call in calls})
+        if self.observer is not None and (text or calls):
+            self.observer.model_called(self.run, self.report.steps, ModelResponse(text, calls))
+
+    def _tool_results(self, message: dict[str, Any]) -> None:
+        content = message.get("content")
+        for block in content if isinstance(content, list) else []:
+            if not isinstance(block, dict) or block.get("type") != "tool_result":
+                continue
+            call = self._calls.get(str(block.get("tool_use_id", "")))
+            name, args = (call.name, call.arguments) if call else ("unknown", {})
+            result = ToolResult(_result_text(block.get("content")), is_error=bool(block.get("is_error")))
+            if self.observer is not None:
+                self.observer.tool_called(self.run, self.report.steps, name, args, result)
+
+    def _result(self, event: dict[str, Any]) -> None:
+        usage = event.get("usage") or {}
+        self.report.usage = Usage(_input_tokens(usage), int(usage.get("output_tokens") or 0))
+        self.report.cost_usd = float(event.get("total_cost_usd") or 0.0)
+        self.report.steps = max(self.report.steps, int(event.get("num_turns") or 0))
+        subtype = str(event.get("subtype", ""))
+        if subtype == "error_max_turns":
+            self.report.stop = StopReason.MAX_STEPS
+            self.report.error = f"Claude Code reached --max-turns {self.run.limits.max_steps}"
+        elif event.get("is_error") or subtype != "success":
+            self.report.error = str(event.get("result") or subtype or "error")[:2000]
+        elif isinstance(event.get("structured_output"), dict):
+            self.report.final = event["structured_output"]
+
+
+def _input_tokens(usage: dict[str, Any]) -> int:
+    keys = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    return sum(int(usage.get(key) or 0) for key in keys)
+
+
+def _result_text(content: Any) -> str:
+    if isinstance(content, list):
+        return "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+    return str(content or "")
