@@ -6,9 +6,17 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from shipyard.domain import Role
 from shipyard.errors import ConfigError
@@ -100,6 +108,42 @@ class SimConfig(_Strict):
     usd_per_mtok: float = Field(1.0, ge=0)  # simulated price, so budgets and cost reports run
 
 
+class BackendConfig(_Strict):
+    """An external coding-agent CLI that plays a role (for workers: a share of the slots)."""
+
+    cli: str  # claude or codex (see `shipyard.backends`)
+    model: str | None = None  # the model the CLI should use; None: the CLI's default
+    share: float = Field(1.0, gt=0, le=1)  # workers only: the share of worker slots it takes
+    binary: str | None = None  # path to the CLI; None: found on PATH
+    base_url: str | None = None  # the API the CLI talks to; None: its vendor's default
+    api_key_env: str | None = None  # where Shipyard reads the key; the CLI gets only that one key
+    idle_timeout_s: float = Field(300.0, gt=0)  # no output for this long: stopped as hung
+
+
+def _backend_tables(value: Any) -> Any:
+    """`[backends.worker]` (one table) or `[[backends.worker]]` (a list of them) per role."""
+    if not isinstance(value, dict):
+        return value
+    for key in value:
+        if key not in Role.__members__.values():
+            raise ValueError(f"unknown role `{key}`; expected one of {ROLE_NAMES}")
+    return {key: [item] if isinstance(item, dict) else item for key, item in value.items()}
+
+
+def _backend_shares(value: dict[str, list[BackendConfig]]) -> dict[str, list[BackendConfig]]:
+    for role, entries in value.items():
+        if role != Role.WORKER.value and (len(entries) > 1 or entries[0].share != 1.0):
+            raise ValueError(f"`{role}` takes one backend and no share (shares are for workers)")
+        if sum(e.share for e in entries) > 1.0 + 1e-9:
+            raise ValueError(f"the shares of `{role}` add up to more than 1")
+    return value
+
+
+BackendsTable = Annotated[
+    dict[str, list[BackendConfig]], BeforeValidator(_backend_tables), AfterValidator(_backend_shares)
+]
+
+
 class ShipyardConfig(_Strict):
     goal: str = ""
     goal_file: str | None = None
@@ -117,6 +161,7 @@ class ShipyardConfig(_Strict):
     sim: SimConfig = Field(default_factory=SimConfig)  # type: ignore[arg-type]
     retry: RetryConfig = Field(default_factory=RetryConfig)  # type: ignore[arg-type]
     chaos: ChaosConfig = Field(default_factory=ChaosConfig)  # type: ignore[arg-type]
+    backends: BackendsTable = Field(default_factory=dict)
 
     @field_validator("models")
     @classmethod

@@ -18,7 +18,8 @@ _ADMIN_PINNED = ("commondir", "gitdir", "HEAD")
 
 
 class Kind(Enum):
-    HIDE = "--tmpfs"
+    SCRATCH = "scratch"  # an empty, writable, private folder
+    EMPTY = "empty"  # an empty folder, read-only (remounted so once everything inside it is mounted)
     READ = "--ro-bind"
     WRITE = "--bind"
 
@@ -69,21 +70,20 @@ class View:
     tmp_bytes: int = 0
 
 
-def _hides(layout: GitLayout, view: View) -> list[Path]:
+def _hides(layout: GitLayout, view: View) -> list[tuple[Path, Kind]]:
     paths = [Path(p) for p in (*SCRATCH, *HOMES)]
     if view.home is not None:
         paths.append(view.home)
-    if layout.checkout is not None:
-        paths.append(layout.checkout)
-    return [*paths, *view.hidden]
+    empty = [*view.hidden, *([layout.checkout] if layout.checkout is not None else [])]
+    return [(p.resolve(), Kind.SCRATCH) for p in paths] + [(p.resolve(), Kind.EMPTY) for p in empty]
 
 
 def _git_rules(layout: GitLayout) -> list[tuple[Path, Kind]]:
     rules: list[tuple[Path, Kind]] = []
     if layout.common is not None:
-        rules += [(layout.common, Kind.READ), (layout.common / "hooks", Kind.HIDE)]
+        rules += [(layout.common, Kind.READ), (layout.common / "hooks", Kind.EMPTY)]
     if layout.admin is not None and layout.common is not None and layout.admin != layout.common:
-        rules += [(layout.common / "worktrees", Kind.HIDE), (layout.admin, Kind.WRITE)]
+        rules += [(layout.common / "worktrees", Kind.EMPTY), (layout.admin, Kind.WRITE)]
         rules += [(layout.admin / name, Kind.READ) for name in _ADMIN_PINNED]
     if layout.dot_git is not None:
         rules.append((layout.dot_git, Kind.READ))
@@ -92,17 +92,12 @@ def _git_rules(layout: GitLayout) -> list[tuple[Path, Kind]]:
 
 def plan(layout: GitLayout, view: View) -> list[tuple[Path, Kind]]:
     """Mount rules, shallow paths first so that a deeper rule wins over the one it sits in."""
-    hides = [p.resolve() for p in _hides(layout, view)]
+    hides = _hides(layout, view)
     state = (layout.checkout or layout.worktree) / STATE_DIR
     private = [state, *([layout.common] if layout.common is not None else [])]
-    exposed = [
-        p.resolve()
-        for p in view.exposed
-        if any(p.resolve().is_relative_to(h) for h in hides)
-        and not any(p.resolve().is_relative_to(q) for q in private)
-    ]
-    rules = [(p, Kind.HIDE) for p in hides] + [(p, Kind.READ) for p in exposed]
-    rules += [(state, Kind.HIDE), (layout.worktree, Kind.WRITE), *_git_rules(layout)]
+    exposed = _needed({p.resolve() for p in view.exposed}, [p for p, _ in hides], private)
+    rules = [*hides, *[(p, Kind.READ) for p in exposed]]
+    rules += [(state, Kind.EMPTY), (layout.worktree, Kind.WRITE), *_git_rules(layout)]
     seen: dict[Path, Kind] = {}
     for path, kind in rules:
         if path.exists():
@@ -111,11 +106,28 @@ def plan(layout: GitLayout, view: View) -> list[tuple[Path, Kind]]:
     return sorted(seen.items(), key=lambda rule: len(rule[0].parts))
 
 
+def _needed(exposed: set[Path], hidden: list[Path], private: list[Path]) -> list[Path]:
+    """The paths to show again: those under a hidden folder, never inside a private one, outermost only."""
+    wanted = [
+        p
+        for p in exposed
+        if any(p.is_relative_to(h) for h in hidden) and not any(p.is_relative_to(q) for q in private)
+    ]
+    return sorted(p for p in wanted if not any(p != q and p.is_relative_to(q) for q in wanted))
+
+
 def mount_args(layout: GitLayout, view: View) -> list[str]:
     """The bwrap arguments that build the sandbox's file system for `layout.worktree`."""
     args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    read_only = ["--remount-ro", "/dev"]  # device nodes still work; no files can be put there
     for path, kind in plan(layout, view):
-        if kind is Kind.HIDE and view.tmp_bytes and str(path) in SCRATCH[:2]:
+        if kind is Kind.SCRATCH and view.tmp_bytes:
             args += ["--size", str(view.tmp_bytes)]
-        args += [kind.value, str(path)] if kind is Kind.HIDE else [kind.value, str(path), str(path)]
-    return [*args, "--chdir", str(layout.worktree)]
+        if kind is Kind.SCRATCH:
+            args += ["--tmpfs", str(path)]
+        elif kind is Kind.EMPTY:
+            args += ["--tmpfs", str(path)]
+            read_only += ["--remount-ro", str(path)]
+        else:
+            args += [kind.value, str(path), str(path)]
+    return [*args, *read_only, "--chdir", str(layout.worktree)]

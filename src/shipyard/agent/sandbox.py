@@ -18,7 +18,19 @@ from typing import Protocol
 from shipyard.agent import cgroup
 from shipyard.agent.mount import View, git_layout, mount_args
 
-ENV_ALLOW = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER", "LOGNAME", "SHELL")
+ENV_ALLOW = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TERM",
+    "TZ",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+)
 _NAMESPACES = ("--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try")
 _BASE = ("--die-with-parent", "--new-session", *_NAMESPACES, "--cap-drop", "ALL")
 _MODERN = (0, 8)  # --disable-userns and --size

@@ -107,7 +107,9 @@ class CliBackend:
         cost: float,
         tools: tuple[Bridge, Observer | None],
     ) -> AgentOutcome:
-        def outcome(reason: StopReason, error: str | None = None, finish: dict[str, Any] | None = None) -> AgentOutcome:
+        def outcome(
+            reason: StopReason, error: str | None = None, finish: dict[str, Any] | None = None
+        ) -> AgentOutcome:
             return AgentOutcome(reason, finish, report.usage, cost, report.steps, error)
 
         if ended.cause is not Cause.EXITED:
@@ -126,7 +128,10 @@ class CliBackend:
         """A CLI that Shipyard stopped: why, in words, and as a stop reason."""
         cli = self.dialect.name
         if ended.cause is Cause.WALL_TIME:
-            reason, error = StopReason.WALL_TIME, f"{cli} ran past the wall-time limit ({run.limits.wall_time_s:g} s)"
+            reason, error = (
+                StopReason.WALL_TIME,
+                f"{cli} ran past the wall-time limit ({run.limits.wall_time_s:g} s)",
+            )
         elif ended.cause is Cause.IDLE:
             error = (
                 f"{cli} printed nothing for {self.settings.idle_timeout_s:g} s: stopped as hung "

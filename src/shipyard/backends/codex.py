@@ -82,7 +82,9 @@ def native_binary(binary: Path) -> Path | None:
     if real.suffix != ".js":
         return real
     modules = real.parent.parent.parent  # node_modules/@openai/codex/bin/codex.js -> node_modules/@openai
-    found = sorted(modules.glob("codex*/vendor/*/bin/codex")) + sorted(modules.glob("codex*/vendor/*/codex/codex"))
+    found = sorted(modules.glob("codex*/vendor/*/bin/codex")) + sorted(
+        modules.glob("codex*/vendor/*/codex/codex")
+    )
     return found[0] if found else None
 
 
@@ -101,7 +103,9 @@ class CodexTranscript:
             self._item(event.get("item") or {})
         elif kind == "turn.completed":
             usage = event.get("usage") or {}
-            self.report.usage += Usage(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0))
+            self.report.usage += Usage(
+                int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
+            )
             self.report.running_tokens = self.report.usage.total
             self._answer()
         elif kind == "turn.failed":
@@ -144,7 +148,11 @@ def _tool_view(kind: str, item: dict[str, Any]) -> tuple[str, dict[str, Any], To
     if kind == "mcp_tool_call":
         name = f"{item.get('server', '')}.{item.get('tool', '')}"
         failed = item.get("status") == "failed"
-        return name, {"arguments": item.get("arguments")}, ToolResult(json.dumps(item.get("result")), is_error=failed)
+        return (
+            name,
+            {"arguments": item.get("arguments")},
+            ToolResult(json.dumps(item.get("result")), is_error=failed),
+        )
     if kind == "error":
         return "codex.notice", {}, ToolResult(str(item.get("message", "")), is_error=True)
     rest = {k: v for k, v in item.items() if k not in ("id", "type")}

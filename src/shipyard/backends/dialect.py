@@ -25,6 +25,7 @@ class CliSettings:
     base_url: str | None = None
     idle_timeout_s: float = 300.0
     price: Price | None = None
+    share: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from shipyard.backends import BackendPicker, IsolationGuard, check_backends, covered_roles
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.cli.checks import archive_board, check_checkout
 from shipyard.cli.harden import harden
@@ -40,7 +41,9 @@ def validate(repo: GitRepo, config: ShipyardConfig, env: Mapping[str, str]) -> d
             "create it or set `branch` in shipyard.toml"
         )
     check_checkout(repo, config.branch)
-    refs = {role: parse_model_string(config.model_for(role)) for role in Role}
+    check_backends(config, env)  # a configured CLI that is missing, or its key, stops us here
+    cli_only = covered_roles(config)
+    refs = {role: parse_model_string(config.model_for(role)) for role in Role if role not in cli_only}
     for ref in refs.values():
         if ref.provider in ("openai", "anthropic"):
             check_provider_ready(ref, _settings(config, ref.provider), env)
@@ -109,7 +112,12 @@ def build_runtime(
     totals = totals_from_events(board.events())
     if config.chaos.git_error_rate:
         repo = ChaosRepo.wrap(repo, config.chaos.git_error_rate, config.chaos.seed)
-    return Runtime(config=config, repo=repo, board=board, models=models, stop=stop, totals=totals)
+    rt = Runtime(config=config, repo=repo, board=board, models=models, stop=stop, totals=totals)
+    if config.backends:
+        guard = IsolationGuard(repo.root, config.branch, state)
+        clis = check_backends(config, env)
+        rt.pick_backend = BackendPicker(clis, config.workers, guard, env, rt.record)
+    return rt
 
 
 def open_board(repo: GitRepo) -> SqliteBoard:

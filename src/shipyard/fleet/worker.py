@@ -74,6 +74,7 @@ def _variables(rt: Runtime, seat: Seat, conflict: str) -> dict[str, str]:
 
 
 async def _attempt(rt: Runtime, merger: Merger, seat: Seat) -> None:
+    files: tuple[str, ...] = ()
     conflict, rounds = "", rt.config.fleet.max_conflict_rounds
     for _ in range(rounds + 1):
         session = Session(
@@ -84,9 +85,14 @@ async def _attempt(rt: Runtime, merger: Merger, seat: Seat) -> None:
         if outcome.stop_reason is not StopReason.FINISHED:
             _give_back(rt, seat, f"agent stopped: {outcome.stop_reason.value}", handoff)
             return
-        landed, conflict = await _uninterrupted(_commit_and_land(rt, merger, seat, handoff))
-        if landed or not conflict:
+        unresolved = _with_markers(seat.worktree, files)
+        if unresolved:
+            files, conflict = unresolved, _conflict_text(rt, unresolved, still=True)
+            continue
+        landed, files = await _uninterrupted(_commit_and_land(rt, merger, seat, handoff))
+        if landed or not files:
             return
+        conflict = _conflict_text(rt, files)
     reason = f"merge conflicts not resolved after {rounds} rounds: {conflict.splitlines()[0]}"
     rt.board.fail(seat.task.id, reason, handoff)
 
@@ -106,29 +112,49 @@ def _give_back(rt: Runtime, seat: Seat, reason: str, handoff: Handoff) -> None:
     rt.board.release(seat.task.id, seat.agent, reason, rt.config.fleet.max_attempts, handoff)
 
 
-async def _commit_and_land(rt: Runtime, merger: Merger, seat: Seat, handoff: Handoff) -> tuple[bool, str]:
-    """Commit the worktree and merge it; returns (landed, conflict text for the next round)."""
+def _with_markers(worktree: Path, files: tuple[str, ...]) -> tuple[str, ...]:
+    """The files among `files` that still hold conflict markers."""
+    left = []
+    for name in files:
+        try:
+            lines = (worktree / name).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        if any(line.startswith(("<<<<<<< ", ">>>>>>> ")) or line == "=======" for line in lines):
+            left.append(name)
+    return tuple(left)
+
+
+async def _commit_and_land(
+    rt: Runtime, merger: Merger, seat: Seat, handoff: Handoff
+) -> tuple[bool, tuple[str, ...]]:
+    """Commit the worktree and merge it; returns (landed, files in conflict for the next round)."""
     repo, message = rt.repo, f"{seat.task.title}\n\n{handoff.summary}\n\nShipyard-Task: #{seat.task.id}\n"
     await asyncio.to_thread(repo.commit_all, seat.worktree, message, agent_identity(seat.agent), HARNESS)
     head = repo.rev_parse(seat.branch)
     if head is None or repo.contains(rt.config.branch, head):
         _give_back(rt, seat, "finished without changes to merge", handoff)
-        return False, ""
+        return False, ()
     for _ in range(3):
         result = await merger.land(seat.task, seat.agent, head)
         if result.merged and result.sha is not None:
             rt.board.complete(seat.task.id, seat.agent, [result.sha], handoff)
-            return True, ""
+            return True, ()
         files = await asyncio.to_thread(repo.start_merge, seat.worktree, rt.config.branch)
         if files:
-            return False, _conflict_text(rt, files)
+            return False, files
         head = repo.rev_parse(seat.branch) or head
     _give_back(rt, seat, "merge kept failing without conflicts", handoff)
-    return False, ""
+    return False, ()
 
 
-def _conflict_text(rt: Runtime, files: tuple[str, ...]) -> str:
+def _conflict_text(rt: Runtime, files: tuple[str, ...], still: bool = False) -> str:
     names = ", ".join(files)
+    if still:
+        return (
+            f"MERGE CONFLICT: conflict markers are still in {names}. Resolve every conflict "
+            "(no <<<<<<<, ======= or >>>>>>> lines may remain), run the check, then call finish again."
+        )
     return (
         f"MERGE CONFLICT: your change conflicts with work that landed on `{rt.config.branch}` in: {names}. "
         f"The latest `{rt.config.branch}` is merged into your worktree with conflict markers in those files. "

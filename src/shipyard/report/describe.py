@@ -30,7 +30,9 @@ _LINES: dict[str, Line] = {
     "TaskReleased": lambda e: f"{_task(e)} returned to the board: {e.data.get('reason', '')}",
     "TaskFailed": lambda e: f"{_task(e)} failed: {e.data.get('reason', '')}",
     "TaskCancelled": lambda e: f"{_task(e)} cancelled: {e.data.get('reason', '')}",
-    "TaskReprioritised": lambda e: f"{_task(e)} priority {e.data.get('previous')} -> {e.data.get('priority')}",
+    "TaskReprioritised": lambda e: (
+        f"{_task(e)} priority {e.data.get('previous')} -> {e.data.get('priority')}"
+    ),
     "LeaseExpired": lambda e: f"{_task(e)} lease expired; back on the board",
     "CheckRan": lambda e: f"check on {_sha(e)}: {'passed' if e.data.get('passed') else 'FAILED'}",
     "PlannerWoken": lambda e: f"{e.agent} woken with {len(e.data.get('handoffs', []))} handoffs",

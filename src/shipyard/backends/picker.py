@@ -1,0 +1,74 @@
+"""Which agent runs on which backend: planners, sub-planners and the judge on their role's CLI; worker
+slots split by share (e.g. 70% of the slots on Codex, the rest on the built-in loop)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+
+from shipyard.agent.backend import AgentBackend
+from shipyard.backends.catalog import KINDS
+from shipyard.backends.cli import CliBackend, Recorder
+from shipyard.backends.dialect import CliSettings
+from shipyard.backends.isolation import IsolationGuard
+from shipyard.domain import Role
+
+_SLOT = re.compile(r"-(\d+)$")
+
+
+def slot_counts(shares: Sequence[float], slots: int) -> list[int]:
+    """How many of `slots` worker slots each share gets: largest remainders, never above the total."""
+    exact = [share * slots for share in shares]
+    counts = [math.floor(x) for x in exact]
+    room = min(slots, round(sum(exact))) - sum(counts)
+    by_remainder = sorted(range(len(shares)), key=lambda i: exact[i] - counts[i], reverse=True)
+    for i in by_remainder[: max(0, room)]:
+        counts[i] += 1
+    return counts
+
+
+class BackendPicker:
+    """`Runtime.pick_backend`: an external backend for (role, agent), or None for the built-in loop."""
+
+    def __init__(
+        self,
+        settings: Mapping[Role, list[CliSettings]],
+        workers: int,
+        guard: IsolationGuard,
+        environ: Mapping[str, str],
+        record: Recorder | None = None,
+    ) -> None:
+        self._backends = {
+            role: [_backend(s, guard, environ, record) for s in entries] for role, entries in settings.items()
+        }
+        counts = slot_counts([s.share for s in settings.get(Role.WORKER, [])], workers)
+        self._worker_slots: dict[int, CliBackend] = {}
+        slot = 1
+        for backend, count in zip(self._backends.get(Role.WORKER, []), counts, strict=True):
+            for _ in range(count):
+                self._worker_slots[slot] = backend
+                slot += 1
+
+    def __call__(self, role: Role, agent: str) -> AgentBackend | None:
+        if role is not Role.WORKER:
+            entries = self._backends.get(role)
+            return entries[0] if entries else None
+        match = _SLOT.search(agent)
+        return self._worker_slots.get(int(match.group(1))) if match else None
+
+    def describe(self) -> dict[str, str]:
+        """Which backend each role (and each worker slot) uses, for the log."""
+        out = {
+            role.value: entries[0].name for role, entries in self._backends.items() if role is not Role.WORKER
+        }
+        out.update({f"worker-{slot}": b.name for slot, b in sorted(self._worker_slots.items())})
+        return out
+
+
+def _backend(
+    settings: CliSettings, guard: IsolationGuard, environ: Mapping[str, str], record: Recorder | None
+) -> CliBackend:
+    backend = CliBackend(KINDS[settings.cli].dialect(), settings, guard, environ)
+    backend.record = record
+    return backend

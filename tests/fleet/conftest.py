@@ -1,0 +1,38 @@
+"""An in-process fleet on a real git repository, with scripted models, for fleet tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_helpers import make_repo
+
+from shipyard.board.sqlite import SqliteBoard
+from shipyard.config import ShipyardConfig
+from shipyard.domain import Role
+from shipyard.fleet.run import Fleet, RunResult
+from shipyard.fleet.runtime import Runtime
+from shipyard.git import GitRepo
+from shipyard.models.base import Model
+
+FleetFactory = Callable[..., Runtime]
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> FleetFactory:
+    """Build a runtime on a fresh repository: `fleet(models, check=..., **config)`."""
+
+    def build(models: Mapping[Role, Model], **config: Any) -> Runtime:
+        root = make_repo(tmp_path / "repo")
+        cfg = ShipyardConfig.model_validate({"goal": "test goal", **config})
+        board = SqliteBoard(root / ".shipyard" / "board.sqlite")
+        return Runtime(config=cfg, repo=GitRepo.open(root), board=board, models=dict(models))
+
+    return build
+
+
+def run(rt: Runtime) -> RunResult:
+    return asyncio.run(Fleet(rt).run())
