@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import make_repo
 
+from cli_helpers import make_repo
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Role
