@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +83,30 @@ class ChaosConfig(_Strict):
         return any((self.model_error_rate, self.worker_death_rate, self.git_error_rate, self.kill_rate))
 
 
+class SandboxConfig(_Strict):
+    """`[sandbox]`: how agent commands (the shell tool and the check) are confined; 0 turns a limit off."""
+
+    enabled: bool = True
+    network: bool = False
+    allow_unsandboxed: bool = False
+    max_processes: int = Field(512, ge=0)
+    memory_mb: int = Field(8192, ge=0)
+    max_file_mb: int = Field(4096, ge=0)
+    tmp_mb: int = Field(1024, ge=0)
+    extra_ro_paths: list[str] = Field(default_factory=list)
+    hidden_paths: list[str] = Field(default_factory=list)
+    bwrap: str = "bwrap"
+
+    @field_validator("extra_ro_paths", "hidden_paths")
+    @classmethod
+    def _absolute(cls, value: list[str]) -> list[str]:
+        paths = [os.path.expanduser(item) for item in value]
+        for item in paths:
+            if not os.path.isabs(item):
+                raise ValueError(f"`{item}` is not an absolute path; give the full path (or start it with ~)")
+        return paths
+
+
 class ProviderConfig(_Strict):
     base_url: str | None = None
     api_key_env: str | None = None
@@ -156,6 +181,7 @@ class ShipyardConfig(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)  # type: ignore[arg-type]
     budget: BudgetConfig = Field(default_factory=BudgetConfig)  # type: ignore[arg-type]
     fleet: FleetConfig = Field(default_factory=FleetConfig)  # type: ignore[arg-type]
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)  # type: ignore[arg-type]
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)
     sim: SimConfig = Field(default_factory=SimConfig)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from shipyard.agent.paths import display_path, resolve_path
+from shipyard.agent.paths import PRIVATE_PARTS, display_path, replace_file, resolve_path, single_link
 from shipyard.agent.tool import ToolResult, error, schema
 from shipyard.errors import ToolError
 from shipyard.models.base import ToolSpec
@@ -52,6 +52,7 @@ def _read_text(path: Path, shown: str) -> tuple[str, bool]:
     """The text of a file and whether it was valid UTF-8; `ToolError` for missing, huge or binary files."""
     if not path.is_file():
         raise ToolError(f"`{shown}` is not a file" if path.exists() else f"`{shown}` does not exist")
+    single_link(path, shown)
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise ToolError(f"`{shown}` is {size} bytes, too large to read; use grep, or shell with head/sed")
@@ -110,6 +111,12 @@ def _framed(shown: str, body: list[str], start: int, end: int, total: int, valid
     return "\n".join([head, *body, *tail])
 
 
+def _sized(data: bytes, shown: str) -> bytes:
+    if len(data) > MAX_FILE_BYTES:
+        raise ToolError(f"`{shown}` would be {len(data)} bytes, over the {MAX_FILE_BYTES}-byte limit")
+    return data
+
+
 class WriteFile(_FileTool):
     spec = ToolSpec(
         "write_file",
@@ -121,9 +128,11 @@ class WriteFile(_FileTool):
         path = self.path(args["path"])
         if path.is_dir():
             raise ToolError(f"`{self.show(path)}` is a folder")
+        data = _sized(args["content"].encode("utf-8"), self.show(path))
+        if path.exists():
+            single_link(path, self.show(path))
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = args["content"].encode("utf-8")
-        path.write_bytes(data)
+        replace_file(path, data)
         return f"wrote `{self.show(path)}` ({len(args['content'].splitlines())} lines, {len(data)} bytes)"
 
 
@@ -155,7 +164,7 @@ class EditFile(_FileTool):
             raise ToolError(
                 f"`old` matches {count} times in `{shown}`; include more surrounding lines so it matches once"
             )
-        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        replace_file(path, _sized(text.replace(old, new, 1).encode("utf-8"), shown))
         return f"edited `{shown}`"
 
 
@@ -172,7 +181,9 @@ class ListDir(_FileTool):
         if not path.is_dir():
             raise ToolError(f"`{shown}` is not a folder")
         names = sorted(
-            entry.name + ("/" if entry.is_dir() else "") for entry in path.iterdir() if entry.name != ".git"
+            entry.name + ("/" if entry.is_dir() else "")
+            for entry in path.iterdir()
+            if entry.name not in PRIVATE_PARTS
         )
         extra = [f"[... {len(names) - MAX_DIR_ENTRIES} more entries]"] if len(names) > MAX_DIR_ENTRIES else []
         return (
@@ -211,13 +222,14 @@ class Grep(_FileTool):
             raise ToolError(f"`{self.show(top)}` does not exist")
         found: list[Path] = []
         for folder, dirs, files in os.walk(top):
-            dirs[:] = sorted(d for d in dirs if d != ".git")
+            dirs[:] = sorted(d for d in dirs if d not in PRIVATE_PARTS)
             found.extend(Path(folder, name) for name in sorted(files))
         return found
 
     def _search(self, file: Path, regex: re.Pattern[str]) -> list[str]:
         try:
             file = resolve_path(self.root, str(file))
+            single_link(file, str(file))
             if file.stat().st_size > MAX_GREP_FILE_BYTES:
                 return []
             data = file.read_bytes()

@@ -53,6 +53,7 @@ def user_errors(fn: F) -> F:
 def init(
     path: PathArg = Path("."),
     goal: Annotated[str, typer.Option(help="What the fleet should achieve.")] = "",
+    goal_file: Annotated[str, typer.Option(help="A file in the repository that holds the goal.")] = "",
     check: Annotated[str, typer.Option(help="The project's check command, e.g. 'pytest -q'.")] = "",
     workers: Annotated[int, typer.Option(min=1, max=1024)] = 4,
     branch: Annotated[str, typer.Option(help="The shared branch.")] = "main",
@@ -62,7 +63,10 @@ def init(
     target = repo.root / CONFIG_NAME
     if target.exists():
         raise ConfigError(f"{target} already exists; edit it, or delete it to start over")
-    target.write_text(render(goal, check, workers, branch), encoding="utf-8")
+    text = render(goal, check, workers, branch)
+    if goal_file:
+        text = text.replace('# goal_file = "GOAL.md"', f"goal_file = {json.dumps(goal_file)}")
+    target.write_text(text, encoding="utf-8")
     out.print(f"wrote {target}; set the goal, check command and models, then run `shipyard run {repo.root}`")
 
 

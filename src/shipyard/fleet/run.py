@@ -52,6 +52,7 @@ class Fleet:
         rt.board.set_meta("last_cycle", str(last))
         rt.board.set_meta("state", "running")
         rt.board.set_meta("reason", "")
+        rt.board.set_meta("control", "")  # a `stop` or `pause` from before this start is spent
         kind = "RunResumed" if resume else "RunStarted"
         rt.record(Event(kind, {"goal": rt.config.goal, "workers": rt.config.workers, "cycle": first}))
         state, reason, cycle = "stopped", f"reached max_cycles ({rt.config.max_cycles})", first
