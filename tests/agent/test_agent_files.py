@@ -142,3 +142,50 @@ def test_symlinks_pointing_out_are_refused(root: Path) -> None:
 def test_absolute_paths_inside_the_worktree_are_allowed(root: Path) -> None:
     (root / "a.txt").write_text("hello\n")
     assert run(ReadFile(root), path=str(root / "a.txt")).text.endswith("     1\thello")
+
+
+def test_files_with_other_hard_links_are_refused(root: Path) -> None:
+    outside = root.parent / "outside.txt"
+    (root / "link.txt").hardlink_to(outside)  # as if a hard link to a file outside had been made
+    for tool, args in [
+        (ReadFile(root), {}),
+        (WriteFile(root), {"content": "pwned"}),
+        (EditFile(root), {"old": "secret", "new": "pwned"}),
+    ]:
+        result = run(tool, path="link.txt", **args)
+        assert result.text == "error: `link.txt` has 2 hard links; the file tools only touch files with one"
+    assert run(Grep(root), pattern="secret").text == "no matches for `secret` in `.`"
+    assert outside.read_text() == "secret\n"
+
+
+def test_writes_replace_the_file_and_keep_its_mode(root: Path) -> None:
+    script = root / "run.sh"
+    script.write_text("echo old\n")
+    script.chmod(0o755)
+    assert run(EditFile(root), path="run.sh", old="old", new="new").text == "edited `run.sh`"
+    assert script.read_text() == "echo new\n" and script.stat().st_mode & 0o777 == 0o755
+    assert sorted(p.name for p in root.iterdir()) == [".git", "run.sh", "src"]  # no temporary file left
+
+
+def test_a_symlink_inside_the_worktree_is_written_through_to_its_target(root: Path) -> None:
+    (root / "real.txt").write_text("a\n")
+    (root / "alias.txt").symlink_to(root / "real.txt")
+    assert run(WriteFile(root), path="alias.txt", content="b\n").text == "wrote `real.txt` (1 lines, 2 bytes)"
+    assert (root / "real.txt").read_text() == "b\n" and (root / "alias.txt").is_symlink()
+
+
+@pytest.mark.parametrize("path", [".shipyard/board.sqlite", "src/../.shipyard"])
+def test_the_state_folder_is_off_limits(root: Path, path: str) -> None:
+    (root / ".shipyard").mkdir()
+    (root / ".shipyard/board.sqlite").write_text("board")
+    assert run(ReadFile(root), path=path).text == f"error: path `{path}` is outside the worktree"
+    assert ".shipyard" not in run(ListDir(root)).text
+
+
+def test_bad_paths_and_oversized_content_are_errors(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "not a valid path" in run(ReadFile(root), path="a\0b").text
+    assert "not a valid path" in run(ReadFile(root), path="a" * 5000).text
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 10)
+    result = run(WriteFile(root), path="big.txt", content="x" * 11)
+    assert result.text == "error: `big.txt` would be 11 bytes, over the 10-byte limit"
+    assert not (root / "big.txt").exists()

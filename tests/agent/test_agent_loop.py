@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -223,10 +223,19 @@ def test_long_conversations_are_trimmed(monkeypatch: pytest.MonkeyPatch, echo: T
 
 
 def test_wall_time_kills_a_running_shell_command(tmp_path: Path) -> None:
-    model = ScriptedModel(recorded={Role.WORKER: [turn(call("shell", command="echo $$ > pid; sleep 30"))]})
+    marker = f"shipyard-test-{uuid.uuid4().hex}"
+    command = f"(setsid bash -c 'exec -a {marker} sleep 30' &); exec -a {marker} sleep 30"
+    model = ScriptedModel(recorded={Role.WORKER: [turn(call("shell", command=command))]})
     started = time.monotonic()
     outcome = play(model, make_run(worker_tools(tmp_path), AgentLimits(wall_time_s=0.3)))
     assert outcome.stop_reason is StopReason.WALL_TIME
     assert time.monotonic() - started < 3.0
-    with pytest.raises(ProcessLookupError):
-        os.kill(int((tmp_path / "pid").read_text()), 0)
+    alive = [p for p in Path("/proc").glob("[0-9]*") if marker.encode() in _cmdline(p)]
+    assert alive == []
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from backend_fakes import cli_binary, toml_str
+from backend_fakes import RecordingProxy, cli_binary, toml_str
+
 from cli_helpers import git, invoke, write_script
 from fake_llm import FakeLLMServer, FakeReply, count_tool_results
 from shipyard.board.sqlite import SqliteBoard
@@ -31,23 +32,22 @@ def _tool_names(body: dict[str, Any]) -> set[str]:
     return {str(t.get("name")) for t in body.get("tools", [])}
 
 
-def claude_model(api: str, body: dict[str, Any]) -> FakeReply:
-    """Claude Code's model: workers run one Bash command then answer; planners answer with one task."""
-    assert api == "anthropic", api
-    step = count_tool_results(api, body)
-    if "Write" not in _tool_names(body):  # a planner: read-only tools
-        first = "planner" not in json.dumps(body.get("messages", []))[:0] and step == 0
-        tasks = [TASK] if first and "hello.py" not in _board_text(body) else []
-        answer = {"summary": "planned", "create_task": tasks, "delegate": []}
-        return FakeReply(tool_calls=[("StructuredOutput", answer)])
-    if step == 0:
-        return FakeReply(text="Writing hello.py.", tool_calls=[("Bash", {"command": WRITE_HELLO})])
-    return FakeReply(tool_calls=[("StructuredOutput", HANDOFF)])
+class ClaudeModel:
+    """Claude Code's model: a worker runs one Bash command then answers; the first planning round
+    answers with one task, later rounds (wake-ups) with none."""
 
+    def __init__(self) -> None:
+        self.plans = 0
 
-def _board_text(body: dict[str, Any]) -> str:
-    """The prompt's board section (empty on the first planning round)."""
-    return json.dumps(body.get("messages", [])[:1]).split("Write hello.py")[0][-0:] if False else ""
+    def __call__(self, api: str, body: dict[str, Any]) -> FakeReply:
+        assert api == "anthropic", api
+        if "Write" not in _tool_names(body):  # planners get read-only tools
+            self.plans += 1
+            answer = {"summary": "planned", "create_task": [TASK] if self.plans == 1 else [], "delegate": []}
+            return FakeReply(tool_calls=[("StructuredOutput", answer)])
+        if count_tool_results(api, body) == 0:
+            return FakeReply(text="Writing hello.py.", tool_calls=[("Bash", {"command": WRITE_HELLO})])
+        return FakeReply(tool_calls=[("StructuredOutput", HANDOFF)])
 
 
 def codex_model(api: str, body: dict[str, Any]) -> FakeReply:
@@ -101,9 +101,15 @@ def _assert_landed(repo: Path, result: Any) -> list[Any]:
 
 
 def test_claude_code_worker_lands_its_task(repo: Path, tmp_path: Path) -> None:
-    with FakeLLMServer(claude_model) as server:
-        _config(repo, _scripts(tmp_path, planner=True), _backend("worker", "claude", "claude-sonnet-4-5", server.url))
-        result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "test-key"})
+    with FakeLLMServer(ClaudeModel()) as server:
+        _config(
+            repo,
+            _scripts(tmp_path, planner=True),
+            _backend("worker", "claude", "claude-sonnet-4-5", server.url),
+        )
+        with RecordingProxy() as proxy:
+            result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "test-key", **proxy.env()})
+    assert proxy.requests == []  # no traffic but to the fake model server
     transcript = _assert_landed(repo, result)
     shell = [e for e in transcript if e.kind == "ToolCalled" and e.data["tool"] == "Bash"]
     assert shell and "cat > hello.py" in shell[0].data["args"]
@@ -117,10 +123,73 @@ def test_codex_worker_lands_its_task(repo: Path, tmp_path: Path) -> None:
         backend = _backend("worker", "codex", "fake-codex", server.openai_base_url)
         prices = '[prices."openai:fake-codex"]\ninput_per_mtok = 1.0\noutput_per_mtok = 4.0\n'
         _config(repo, _scripts(tmp_path, planner=True), backend + prices)
-        result = invoke("run", str(repo), env={"OPENAI_API_KEY": "test-key"})
+        with RecordingProxy() as proxy:
+            result = invoke("run", str(repo), env={"OPENAI_API_KEY": "test-key", **proxy.env()})
+    assert proxy.requests == []  # no traffic but to the fake model server
     transcript = _assert_landed(repo, result)
     shell = [e for e in transcript if e.kind == "ToolCalled" and e.data["tool"] == "shell"]
     assert shell and "hello.py" in shell[0].data["args"]
     usage = [e for e in transcript if e.kind == "ModelCalled" and e.data["input_tokens"]]
     assert usage[-1].data["input_tokens"] == 22 and usage[-1].data["cost_usd"] > 0
     assert server.requests[0]["text"]["format"]["type"] == "json_schema"
+
+
+def codex_judge_or_worker(api: str, body: dict[str, Any]) -> FakeReply:
+    """Codex as worker and judge: the answer's schema tells which role is asking."""
+    if "decision" in body["text"]["format"]["schema"]["properties"]:
+        return FakeReply(text=json.dumps({"decision": "stop", "notes": "hello.py works"}))
+    return codex_model(api, body)
+
+
+def test_every_role_on_clis_planner_on_claude_code(repo: Path) -> None:
+    claude, codex = ClaudeModel(), codex_judge_or_worker
+    with FakeLLMServer(claude) as claude_server, FakeLLMServer(codex) as codex_server:
+        backends = (
+            _backend("planner", "claude", "claude-sonnet-4-5", claude_server.url)
+            + _backend("worker", "codex", "fake-codex", codex_server.openai_base_url)
+            + _backend("judge", "codex", "fake-codex", codex_server.openai_base_url)
+        )
+        (repo / "shipyard.toml").write_text(
+            f'goal = "write hello.py"\ncheck = {json.dumps(CHECK)}\n{backends}'
+        )
+        result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k-1", "OPENAI_API_KEY": "k-2"})
+    _assert_landed(repo, result)
+    assert claude.plans == 2  # the first round wrote the task; the wake-up after it merged wrote none
+    planner_prompt = json.dumps(claude_server.requests[0]["messages"])
+    assert "create_task" in planner_prompt and "write hello.py" in planner_prompt
+    board = SqliteBoard(repo / ".shipyard" / "board.sqlite")
+    try:
+        verdicts = [e.data for e in board.events() if e.kind == "VerdictGiven"]
+        created = [e for e in board.events() if e.kind == "TaskCreated"]
+    finally:
+        board.close()
+    assert verdicts[-1]["decision"] == "stop" and verdicts[-1]["notes"] == "hello.py works"
+    assert len(created) == 1
+
+
+class StrayingClaude(ClaudeModel):
+    """A worker that first tries to write into the person's checkout, then does its task."""
+
+    def __call__(self, api: str, body: dict[str, Any]) -> FakeReply:
+        if "Write" in _tool_names(body) and count_tool_results(api, body) == 0:
+            text = json.dumps(body["messages"])
+            worktree = Path(text.split("Work only inside ", 1)[1].split(" (use absolute", 1)[0])
+            stray = {"file_path": str(worktree.parents[2] / "stray.txt"), "content": "oops\n"}
+            return FakeReply(tool_calls=[("Write", stray)])
+        if "Write" in _tool_names(body):
+            body = {**body, "messages": body["messages"][:-2]}  # go on as if the stray write never was
+        return super().__call__(api, body)
+
+
+def test_claude_code_cannot_edit_outside_its_worktree(repo: Path, tmp_path: Path) -> None:
+    with FakeLLMServer(StrayingClaude()) as server:
+        _config(
+            repo,
+            _scripts(tmp_path, planner=True),
+            _backend("worker", "claude", "claude-sonnet-4-5", server.url),
+        )
+        result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "test-key"})
+    transcript = _assert_landed(repo, result)
+    assert not (repo / "stray.txt").exists()
+    refused = [e.data for e in transcript if e.kind == "ToolCalled" and e.data["tool"] == "Write"]
+    assert refused[0]["is_error"] and "permission" in refused[0]["result"]

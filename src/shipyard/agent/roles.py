@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from shipyard.agent.files import file_tools
+from shipyard.agent.sandbox import Sandbox
 from shipyard.agent.shell import Shell
 from shipyard.agent.tool import Tool, ToolResult, error, schema
 from shipyard.domain import Decision, Role
@@ -143,6 +144,6 @@ def role_tools(role: Role, sink: TaskSink | None, can_delegate: bool) -> tuple[T
     return (*planning, PlannerFinish())
 
 
-def workspace_tools(root: Path, shell_timeout_s: float) -> tuple[Tool, ...]:
-    """The file tools and the shell, bound to the worktree at `root`."""
-    return (*file_tools(root), Shell(root, shell_timeout_s))
+def workspace_tools(root: Path, shell_timeout_s: float, sandbox: Sandbox | None = None) -> tuple[Tool, ...]:
+    """The file tools and the shell (confined by `sandbox`, the default policy when None), bound to `root`."""
+    return (*file_tools(root), Shell(root, shell_timeout_s, sandbox))

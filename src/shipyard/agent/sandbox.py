@@ -3,6 +3,7 @@ network unless allowed, limits on processes, memory and file size, and a scrubbe
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -17,6 +18,7 @@ from typing import Protocol
 
 from shipyard.agent import cgroup
 from shipyard.agent.mount import View, git_layout, mount_args
+from shipyard.errors import ConfigError
 
 ENV_ALLOW = (
     "PATH",
@@ -149,6 +151,14 @@ def unavailable_message(problem: str) -> str:
     )
 
 
+def require_sandbox(settings: SandboxSettings) -> None:
+    """`ConfigError` (one line, with the fix) when commands would have to run unsandboxed unasked."""
+    if settings.enabled and not settings.allow_unsandboxed:
+        problem = probe(settings.bwrap).problem
+        if problem:
+            raise ConfigError(unavailable_message(problem))
+
+
 @dataclass
 class Launch:
     """How to start one command: argv and environment, plus what to clean up when it has ended."""
@@ -167,6 +177,26 @@ class Launch:
                 os.set_blocking(self.info_fd, False)
                 self._pid = int(json.loads(os.read(self.info_fd, 4096))["child-pid"])
         return self._pid
+
+    async def ended(self, timeout_s: float) -> None:
+        """Wait (at most `timeout_s`) until the sandbox's init is gone: bwrap itself exits as soon as the
+        command does, but the kernel has killed every process of the sandbox only once its init is gone."""
+        pid = self.sandbox_pid()
+        if pid is None:
+            return
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:  # already gone
+            return
+        loop = asyncio.get_running_loop()
+        gone: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(fd, _settle, gone)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(gone, timeout_s)
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
 
     def started(self) -> None:
         """Close the parent's copies of the descriptors handed to the child."""
@@ -190,6 +220,11 @@ class Sandbox:
     def __init__(self, policy: SandboxPolicy | None = None, host: HostSupport | None = None) -> None:
         self.policy = policy or SandboxPolicy()
         self._host = host
+
+    @classmethod
+    def of(cls, settings: SandboxSettings) -> Sandbox:
+        """The sandbox for a project's `[sandbox]` settings."""
+        return cls(SandboxPolicy.of(settings))
 
     @property
     def host(self) -> HostSupport:
@@ -248,6 +283,11 @@ class Sandbox:
         limits += [f"--as={p.memory_mb * _MB}"] if p.memory_mb else []
         limits += [f"--fsize={p.max_file_mb * _MB}"] if p.max_file_mb else []
         return [*limits, "--core=0"]
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _home() -> Path | None:

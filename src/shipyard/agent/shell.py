@@ -157,20 +157,20 @@ async def _supervise(
     finally:
         _kill(proc, launch)
         await _finish(proc, pipe, reader)
+        await launch.ended(_GRACE_S)
     assert proc.returncode is not None
     code = -signal.SIGKILL if timed_out else proc.returncode
     return CommandResult(code, capture.text(Redactor()), timed_out)
 
 
 def _kill(proc: asyncio.subprocess.Process, launch: Launch) -> None:
-    """Kill a command still running: the sandbox's init when known (the kernel then kills every process
-    of its pid namespace, and bwrap exits only after that), else the process group."""
+    """Kill a command still running: the sandbox's init (the kernel then kills every process of its pid
+    namespace, even those that left the process group) and the process group."""
     if proc.returncode is None:
         pid = launch.sandbox_pid()
         if pid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-            return
     _kill_group(proc.pid)
 
 
@@ -186,10 +186,7 @@ async def _pump(pipe: BinaryIO, capture: _Capture) -> None:
 
 
 async def _finish(proc: asyncio.subprocess.Process, pipe: BinaryIO, reader: asyncio.Task[None]) -> None:
-    """Reap the process (killing its group if it lingers) and drain what it left in the pipe."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.shield(proc.wait()), _GRACE_S)
-    _kill_group(proc.pid)  # leftovers outside a sandbox die with the command
+    """Reap the process and let the reader drain what the killed group left in the pipe."""
     await proc.wait()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(reader), _DRAIN_S)

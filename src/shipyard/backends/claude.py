@@ -1,10 +1,11 @@
 """Claude Code (npm `@anthropic-ai/claude-code`) as a backend: `claude -p --output-format stream-json`.
 
 Role tools: structured output (`--json-schema`); Claude Code offers the model a `StructuredOutput` tool
-and puts its arguments in the final `result` event. Permissions: `acceptEdits` with an explicit tool
-list (workers edit and run commands; planners only read; the judge reads and runs commands); nothing
-is left to a prompt, since stdin is a file. Offline and private: its own HOME and `CLAUDE_CONFIG_DIR`,
-no setting sources, no MCP servers, no slash commands, non-essential traffic off.
+and puts its arguments in the final `result` event. Permissions: the role's tools only (workers edit
+and run commands; planners only read; the judge reads and runs commands); `acceptEdits` approves edits
+inside the worktree, and edits are deliberately not pre-allowed, so one outside it is refused rather
+than asked about (stdin is a file: nobody could answer). Offline and private: its own HOME and
+`CLAUDE_CONFIG_DIR`, no setting sources, no MCP servers, no slash commands, non-essential traffic off.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from shipyard.models.base import ModelResponse, ToolCall, Usage
 
 PACKAGE = "@anthropic-ai/claude-code"
 READ_TOOLS = ("Read", "Glob", "Grep")
+EDIT_TOOLS = ("Edit", "Write")  # approved by `acceptEdits` inside the worktree only
 ROLE_TOOLS = {
     Role.WORKER: (*READ_TOOLS, "Edit", "Write", "Bash"),
     Role.PLANNER: READ_TOOLS,
@@ -40,9 +42,10 @@ class ClaudeDialect:
 
     def launch(self, job: Job) -> Launch:
         tools = ",".join(ROLE_TOOLS[job.run.role])
+        allowed = ",".join(t for t in ROLE_TOOLS[job.run.role] if t not in EDIT_TOOLS)
         argv = [str(job.settings.binary), "-p", "--output-format", "stream-json", "--verbose"]
         argv += ["--max-turns", str(job.run.limits.max_steps), "--json-schema", json.dumps(job.schema)]
-        argv += ["--permission-mode", "acceptEdits", "--tools", tools, "--allowedTools", tools]
+        argv += ["--permission-mode", "acceptEdits", "--tools", tools, "--allowedTools", allowed]
         argv += ["--append-system-prompt", job.run.system, "--no-session-persistence"]
         argv += ["--setting-sources", "", "--strict-mcp-config", "--disable-slash-commands"]
         if job.settings.model:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,9 @@ def work_note(worktree: Path) -> str:
     """Where the CLI may work, and what Shipyard does for it."""
     return (
         f"Work only inside {worktree} (use absolute paths under it); never change files outside it. "
-        "Do not commit, merge or switch branches: Shipyard commits and merges your changes."
+        "Do not commit, merge or switch branches: Shipyard commits and merges your changes. "
+        "Where the instructions above name tools such as read_file, grep, edit_file or shell, use your "
+        "own tools for the same purpose."
     )
 
 
@@ -63,89 +66,84 @@ class CliBackend:
         before = await asyncio.to_thread(self.guard.snapshot, worktree)
         start = await asyncio.to_thread(rev_parse, worktree, "HEAD")
         prompt = f"{run.prompt}\n\n{work_note(worktree)}\n\n{bridge.instructions()}"
-        job = Job(run, worktree, home, self.settings, bridge.schema(), prompt, self.environ)
-        launch = self.dialect.launch(job)
+        launch = self.dialect.launch(
+            Job(run, worktree, home, self.settings, bridge.schema(), prompt, self.environ)
+        )
         transcript = self.dialect.transcript(run, observer)
         command = Command(launch.argv, worktree, launch.env, launch.stdin)
         watch = Watch(run.limits.wall_time_s, self.settings.idle_timeout_s)
         ended = await supervise(command, watch, _reader(transcript, run.limits.max_tokens))
-        report = transcript.report
-        cost = self._bill(run, report, observer)
+        done = _Ran(run, observer, ended, transcript.report)
+        self._bill(done)
         after = await asyncio.to_thread(self.guard.snapshot, worktree)
         problems = await asyncio.to_thread(self.guard.violations, before, after)
         if problems:
-            return self._isolation_failed(run, report, cost, problems, observer)
+            return self._isolation_failed(done, problems)
         if start is not None:
             await asyncio.to_thread(_keep_own_commits_uncommitted, worktree, start)
-        return await self._conclude(run, ended, report, cost, (bridge, observer))
+        return await self._conclude(done, bridge)
 
-    def _bill(self, run: AgentRun, report: Report, observer: Observer | None) -> float:
+    def _bill(self, done: _Ran) -> None:
         """Record the run's tokens and cost: Shipyard's price if it knows one, else the CLI's own figure."""
+        report = done.report
         ours = price_usd(self.dialect.provider, self.settings.model or "", report.usage, self.settings.price)
-        cost = ours if ours is not None else (report.cost_usd or 0.0)
-        if observer is not None:
+        done.cost_usd = ours if ours is not None else (report.cost_usd or 0.0)
+        if done.observer is not None:
             text = f"[{self.dialect.name}] usage of the whole run ({report.steps} steps)"
-            observer.model_called(run, report.steps, ModelResponse(text, (), report.usage, cost))
-        return cost
+            response = ModelResponse(text, (), report.usage, done.cost_usd)
+            done.observer.model_called(done.run, report.steps, response)
 
-    def _isolation_failed(
-        self, run: AgentRun, report: Report, cost: float, problems: list[str], observer: Observer | None
-    ) -> AgentOutcome:
-        detail = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
-        message = f"isolation check failed: the {self.dialect.name} CLI changed things outside its worktree: "
-        if observer is not None:
-            result = ToolResult(message + detail, is_error=True)
-            observer.tool_called(run, report.steps, "isolation_check", {"changes": problems[:50]}, result)
-        self._event("IsolationViolated", run, {"cli": self.dialect.name, "changes": problems[:50]})
-        return AgentOutcome(StopReason.MODEL_ERROR, None, report.usage, cost, report.steps, message + detail)
+    def _isolation_failed(self, done: _Ran, problems: list[str]) -> AgentOutcome:
+        more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
+        message = (
+            f"isolation check failed: the {self.dialect.name} CLI changed things outside its worktree: "
+            + "; ".join(problems[:10])
+            + more
+        )
+        if done.observer is not None:
+            result = ToolResult(message, is_error=True)
+            args = {"changes": problems[:50]}
+            done.observer.tool_called(done.run, done.report.steps, "isolation_check", args, result)
+        self._event("IsolationViolated", done.run, {"cli": self.dialect.name, "changes": problems[:50]})
+        return done.outcome(StopReason.MODEL_ERROR, message)
 
-    async def _conclude(
-        self,
-        run: AgentRun,
-        ended: Ended,
-        report: Report,
-        cost: float,
-        tools: tuple[Bridge, Observer | None],
-    ) -> AgentOutcome:
-        def outcome(
-            reason: StopReason, error: str | None = None, finish: dict[str, Any] | None = None
-        ) -> AgentOutcome:
-            return AgentOutcome(reason, finish, report.usage, cost, report.steps, error)
-
-        if ended.cause is not Cause.EXITED:
-            reason, error = self._stopped(run, ended)
-            return outcome(reason, error)
+    async def _conclude(self, done: _Ran, bridge: Bridge) -> AgentOutcome:
+        """How the run ended: stopped by Shipyard, by the CLI itself, without an answer, or finished."""
+        report = done.report
+        if done.ended.cause is not Cause.EXITED:
+            return done.outcome(*self._stopped(done))
         if report.stop is not None:
-            return outcome(report.stop, report.error)
+            return done.outcome(report.stop, report.error)
         if report.final is None:
-            return outcome(*self._no_answer(ended, report))
-        result = await tools[0].apply(report.final, run, tools[1], report.steps)
+            return done.outcome(*self._no_answer(done))
+        result = await bridge.apply(report.final, done.run, done.observer, report.steps)
         if result.finish is None:
-            return outcome(StopReason.NO_PROGRESS, f"the final answer was not accepted: {result.text}")
-        return outcome(StopReason.FINISHED, finish=result.finish)
+            return done.outcome(StopReason.NO_PROGRESS, f"the final answer was not accepted: {result.text}")
+        return done.outcome(StopReason.FINISHED, finish=result.finish)
 
-    def _stopped(self, run: AgentRun, ended: Ended) -> tuple[StopReason, str]:
-        """A CLI that Shipyard stopped: why, in words, and as a stop reason."""
-        cli = self.dialect.name
-        if ended.cause is Cause.WALL_TIME:
+    def _stopped(self, done: _Ran) -> tuple[StopReason, str]:
+        """A CLI that Shipyard stopped: why, as a stop reason and in words."""
+        cli, limits, cause = self.dialect.name, done.run.limits, done.ended.cause
+        if cause is Cause.WALL_TIME:
             reason, error = (
                 StopReason.WALL_TIME,
-                f"{cli} ran past the wall-time limit ({run.limits.wall_time_s:g} s)",
+                f"{cli} ran past the wall-time limit ({limits.wall_time_s:g} s)",
             )
-        elif ended.cause is Cause.IDLE:
+        elif cause is Cause.IDLE:
+            reason = StopReason.NO_PROGRESS
             error = (
                 f"{cli} printed nothing for {self.settings.idle_timeout_s:g} s: stopped as hung "
                 "(waiting for input or a permission prompt?)"
             )
-            reason = StopReason.NO_PROGRESS
         else:
-            reason, error = StopReason.MAX_TOKENS, f"{cli} reached the token limit ({run.limits.max_tokens})"
+            reason, error = StopReason.MAX_TOKENS, f"{cli} reached the token limit ({limits.max_tokens})"
         error += "; its process tree was killed"
-        self._event("CliStopped", run, {"cli": cli, "cause": ended.cause.value, "reason": error})
+        self._event("CliStopped", done.run, {"cli": cli, "cause": cause.value, "reason": error})
         return reason, error
 
-    def _no_answer(self, ended: Ended, report: Report) -> tuple[StopReason, str]:
-        cli = self.dialect.name
+    def _no_answer(self, done: _Ran) -> tuple[StopReason, str]:
+        """A CLI that exited without a final answer: it failed, or it just stopped."""
+        cli, ended, report = self.dialect.name, done.ended, done.report
         if report.error or ended.exit_code:
             stderr = ended.stderr_tail.strip().splitlines()[-3:]
             detail = report.error or " | ".join(stderr) or "no detail"
@@ -155,6 +153,23 @@ class CliBackend:
     def _event(self, kind: str, run: AgentRun, data: dict[str, Any]) -> None:
         if self.record is not None:
             self.record(Event(kind, {"role": run.role.value, **data}, agent=run.agent))
+
+
+@dataclass
+class _Ran:
+    """One CLI run after its process ended: what it was asked, who listens, how it ended, what it cost."""
+
+    run: AgentRun
+    observer: Observer | None
+    ended: Ended
+    report: Report
+    cost_usd: float = 0.0
+
+    def outcome(
+        self, reason: StopReason, error: str | None = None, finish: dict[str, Any] | None = None
+    ) -> AgentOutcome:
+        report = self.report
+        return AgentOutcome(reason, finish, report.usage, self.cost_usd, report.steps, error)
 
 
 def _reader(transcript: Transcript, max_tokens: int) -> Callable[[bytes], bool]:

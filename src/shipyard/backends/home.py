@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Variables passed through from Shipyard's environment; everything else (keys above all) stays behind.
-PASS_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR")
+PASS_THROUGH = (
+    *("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS"),
+    *("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"),
+)
 # Conventions that many tools honour to stay quiet and offline.
 QUIET = {
     "DO_NOT_TRACK": "1",

@@ -104,6 +104,7 @@ class InMemoryBoard:
             return self._meta.get(key)
 
     def set_meta(self, key: str, value: str) -> None:
+        value = self._redact(value)
         with self._lock:
             self._meta[key] = value
 

@@ -5,8 +5,8 @@ Both boards load a task, apply a rule and store the result with its events in on
 event: `TaskClaimed`, `TaskCompleted`, `TaskFailed`, `TaskCancelled`; back to open: `TaskReleased` or
 `LeaseExpired`; a new priority: `TaskReprioritised`. Renewing a lease is not logged.
 
-Free text coming in (task specs, handoffs, reasons, event data) passes through a redactor first, so no
-secret is ever stored.
+Free text coming in (task specs, handoffs, reasons, event data, meta values) passes through a redactor
+first, so no secret is ever stored.
 """
 
 from __future__ import annotations

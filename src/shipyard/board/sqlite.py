@@ -215,6 +215,7 @@ class SqliteBoard:
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
+        value = self._redact(value)
         with self._write() as db:
             db.execute(_UPSERT_META, (key, value))
 

@@ -12,9 +12,13 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from shipyard.cli.bench import register as register_bench
 from shipyard.cli.build import build_runtime, open_board
 from shipyard.cli.checks import check_no_unfinished_run, run_state
 from shipyard.cli.demo import run_demo
+from shipyard.cli.observe import DEFAULT_PORT, register, serve_alongside
+from shipyard.cli.progress import status_view
+from shipyard.cli.sandbox import register as register_sandbox
 from shipyard.cli.session import run_fleet, summary_lines
 from shipyard.cli.template import render
 from shipyard.config import CONFIG_NAME, Overrides, load_config
@@ -85,6 +89,10 @@ def run(
         bool, typer.Option("--new", help="Archive an unfinished run's board and start over.")
     ] = False,
     chaos: Annotated[bool, typer.Option("--chaos", help="Inject seeded faults (see [chaos]).")] = False,
+    dashboard: Annotated[
+        bool, typer.Option("--dashboard", help="Serve the live dashboard on 127.0.0.1 while it runs.")
+    ] = False,
+    dashboard_port: Annotated[int, typer.Option(min=0, max=65535)] = DEFAULT_PORT,
 ) -> None:
     """Run the fleet on a repository until the judge says done or a limit is reached."""
     repo = GitRepo.open(path)
@@ -100,7 +108,8 @@ def run(
     if not new:
         check_no_unfinished_run(repo)
     rt = build_runtime(repo, config, os.environ, fresh=new)
-    result, status = run_fleet(rt, out.print)
+    with serve_alongside(rt, dashboard_port if dashboard else None, out.print):
+        result, status = run_fleet(rt, out.print)
     _finish(result, status)
 
 
@@ -119,12 +128,7 @@ def status(
     if as_json:
         print(json.dumps(data, indent=2))
         return
-    tasks = ", ".join(f"{k} {v}" for k, v in data["tasks"].items())
-    out.print(f"state: {data['state']} {data['reason']}\ntasks: {tasks}")
-    out.print(
-        f"merged commits: {data['merged_commits']}; conflicts: {data['conflicts']}; cycles: {data['cycles']}"
-    )
-    out.print(f"tokens: {data['tokens']}; cost: ${data['cost_usd']:.4f}")
+    out.print(status_view(data))
 
 
 @app.command()
@@ -167,6 +171,11 @@ def _finish(result: RunResult, status: dict[str, Any]) -> None:
     if result.state == "failed":
         raise UserError(f"the run stopped: {result.reason}")
     raise typer.Exit(0 if result.state == "done" else 1)
+
+
+register(app, user_errors)
+register_sandbox(app, user_errors)
+register_bench(app, user_errors)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from shipyard.agent.sandbox import require_sandbox
 from shipyard.backends import BackendPicker, IsolationGuard, check_backends, covered_roles
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.cli.checks import archive_board, check_checkout
@@ -41,6 +42,7 @@ def validate(repo: GitRepo, config: ShipyardConfig, env: Mapping[str, str]) -> d
             "create it or set `branch` in shipyard.toml"
         )
     check_checkout(repo, config.branch)
+    require_sandbox(config.sandbox)  # no bubblewrap and no opt-out: one line, nothing written
     check_backends(config, env)  # a configured CLI that is missing, or its key, stops us here
     cli_only = covered_roles(config)
     refs = {role: parse_model_string(config.model_for(role)) for role in Role if role not in cli_only}

@@ -99,6 +99,7 @@ def _cost_table(data: dict[str, Any]) -> Table:
         table.add_column(name, justify="left" if name == "role / task" else "right")
     for role, row in data["by_role"].items():
         table.add_row(role, f"{row['tokens']:,}", f"${row['cost_usd']:.4f}")
+    table.add_section()
     for row in data.get("by_task", [])[:8]:
         title = f"#{row['task_id']} {row['title']}"
         table.add_row(title[:60], f"{row['tokens']:,}", f"${row['cost_usd']:.4f}", style="dim")

@@ -9,7 +9,7 @@ import asyncio
 import os
 import random
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from shipyard.domain import Event, Task
 from shipyard.errors import GitError
 from shipyard.fleet.runtime import Runtime
 from shipyard.git import GitRepo, Identity, MergeResult
+from shipyard.git.merge import MergeRequest
 
 TaskRunner = Callable[[str, Task], Coroutine[Any, Any, None]]
 _DEATH_WINDOW_S = 0.5
@@ -88,3 +89,7 @@ class ChaosRepo(GitRepo):
     ) -> MergeResult:
         self._maybe_fail("merge-tree")
         return super().merge_onto(branch, commit, message, author, committer)
+
+    def merge_batch(self, requests: Sequence[MergeRequest]) -> list[MergeResult]:
+        self._maybe_fail("merge-tree")
+        return super().merge_batch(requests)

@@ -6,6 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from shipyard.agent.sandbox import Sandbox
 from shipyard.agent.shell import CommandResult, run_command
 from shipyard.domain import Event
 from shipyard.errors import GitError
@@ -74,7 +75,8 @@ class HealthMonitor:
         started = time.monotonic()
         try:
             await asyncio.to_thread(repo.add_worktree, path, branch, tip)
-            res = await run_command(self._rt.config.check, path, self._rt.config.fleet.check_timeout_s)
+            cfg = self._rt.config
+            res = await run_command(cfg.check, path, cfg.fleet.check_timeout_s, Sandbox.of(cfg.sandbox))
         except GitError as exc:
             res = CommandResult(exit_code=-1, output=f"the check could not run: {exc}", timed_out=False)
         finally:

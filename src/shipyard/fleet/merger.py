@@ -1,55 +1,117 @@
-"""Lands finished work on the shared branch: mechanical merges, never waiting on an LLM."""
+"""Lands finished work on the shared branch: mechanical merges, never waiting on an LLM.
+
+Commits that finish while a merge is running wait for the next one and then land together: one batch
+reads the tip once, merges its commits one after another in memory (each keeps its own merge commit),
+moves the branch with one compare-and-swap and syncs the checkout once. Nobody waits for a batch to
+fill: a commit that arrives when nothing is merging lands at once, alone. A conflict fails only its own
+commit, which goes back to its worker; the rest of the batch lands.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from shipyard.domain import Event, Task
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
 from shipyard.git import MergeResult
+from shipyard.git.merge import MergeRequest
+
+MAX_BATCH = 32
+
+
+@dataclass(frozen=True)
+class _Landing:
+    """One commit waiting to land, and where its result goes."""
+
+    task: Task
+    agent: str
+    commit: str
+    result: asyncio.Future[MergeResult]
 
 
 class Merger:
-    """Merges one commit at a time onto the shared branch; compare-and-swap in git guards the ref too."""
+    """Merges waiting commits in batches onto the shared branch; compare-and-swap in git guards the ref."""
 
-    def __init__(self, rt: Runtime, on_merged: Callable[[str], None]) -> None:
+    def __init__(self, rt: Runtime, on_merged: Callable[[str], None], max_batch: int = MAX_BATCH) -> None:
         self._rt = rt
         self._on_merged = on_merged
-        self._lock = asyncio.Lock()
+        self._max_batch = max_batch
+        self._waiting: list[_Landing] = []
+        self._drainer: asyncio.Task[None] | None = None
 
     async def land(self, task: Task, agent: str, commit: str) -> MergeResult:
         """Merge `commit` onto the shared branch; record `CommitMerged` or `MergeConflicted`."""
-        branch = self._rt.config.branch
+        loop = asyncio.get_running_loop()
+        landing = _Landing(task, agent, commit, loop.create_future())
+        self._waiting.append(landing)
+        if self._drainer is None or self._drainer.done():
+            self._drainer = loop.create_task(self._drain())
+        return await asyncio.shield(landing.result)  # a cancelled worker does not cancel the merge
+
+    async def _drain(self) -> None:
+        """Merge batches until nobody is waiting."""
+        while self._waiting:
+            batch = self._waiting[: self._max_batch]
+            del self._waiting[: len(batch)]
+            try:
+                await self._merge(batch)
+            except Exception as exc:  # every worker of the batch hears of the failure
+                for landing in batch:
+                    if not landing.result.done():
+                        landing.result.set_exception(exc)
+            except BaseException:  # cancelled: nobody may wait for a merge that will not come
+                for landing in [*batch, *self._waiting]:
+                    landing.result.cancel()
+                self._waiting.clear()
+                raise
+
+    async def _merge(self, batch: Sequence[_Landing]) -> None:
+        requests = [self._request(x) for x in batch]
+        results = await asyncio.to_thread(self._rt.repo.merge_batch, requests)
+        for landing, result in zip(batch, results, strict=True):
+            self._record(landing, result, len(batch))
+        start, end = results[0].old_tip, _last_tip(results)
+        if start is not None and end is not None and end != start:
+            await self._sync_checkout(start, end)
+            self._on_merged(end)
+        for landing, result in zip(batch, results, strict=True):
+            if not landing.result.done():
+                landing.result.set_result(result)
+
+    def _request(self, landing: _Landing) -> MergeRequest:
+        task, agent = landing.task, landing.agent
         message = f"{task.title}\n\nShipyard-Task: #{task.id}\nShipyard-Agent: {agent}\n"
-        async with self._lock:
-            result = await asyncio.to_thread(
-                self._rt.repo.merge_onto, branch, commit, message, agent_identity(agent), HARNESS
-            )
-            if result.merged and result.sha is not None:
-                self._record_merge(task, agent, commit, result)
-                await self._sync_checkout(result)
-                self._on_merged(result.sha)
-            else:
-                data = {"commit": commit, "files": list(result.conflicts), "retries": result.retries}
-                self._rt.record(Event("MergeConflicted", data, task.id, agent))
-        return result
+        return MergeRequest(self._rt.config.branch, landing.commit, message, agent_identity(agent), HARNESS)
 
-    def _record_merge(self, task: Task, agent: str, commit: str, result: MergeResult) -> None:
-        data = {
-            "sha": result.sha,
-            "commit": commit,
-            "old_tip": result.old_tip,
-            "fast_forward": result.fast_forward,
-            "retries": result.retries,
-        }
-        self._rt.record(Event("CommitMerged", data, task.id, agent))
+    def _record(self, landing: _Landing, result: MergeResult, batch: int) -> None:
+        task_id, agent = landing.task.id, landing.agent
+        if result.merged and result.sha is not None:
+            data = {
+                "sha": result.sha,
+                "commit": landing.commit,
+                "old_tip": result.old_tip,
+                "fast_forward": result.fast_forward,
+                "retries": result.retries,
+                "batch": batch,
+            }
+            self._rt.record(Event("CommitMerged", data, task_id, agent))
+        else:
+            data = {"commit": landing.commit, "files": list(result.conflicts), "retries": result.retries}
+            self._rt.record(Event("MergeConflicted", data, task_id, agent))
 
-    async def _sync_checkout(self, result: MergeResult) -> None:
-        if result.old_tip is None or result.sha is None:
-            return
+    async def _sync_checkout(self, old: str, new: str) -> None:
         repo, branch = self._rt.repo, self._rt.config.branch
-        synced = await asyncio.to_thread(repo.sync_checkout, branch, result.old_tip, result.sha)
+        synced = await asyncio.to_thread(repo.sync_checkout, branch, old, new)
         if not synced and repo.current_branch() == branch:
             data = {"reason": "local changes in the checkout; run `git reset --keep` there to catch up"}
             self._rt.record(Event("CheckoutBehind", data))
+
+
+def _last_tip(results: Sequence[MergeResult]) -> str | None:
+    """The branch tip after a batch: the last merged result's sha, else where the batch started."""
+    for result in reversed(results):
+        if result.merged and result.sha is not None:
+            return result.sha
+    return results[0].old_tip if results else None

@@ -20,6 +20,9 @@ from shipyard.fleet.worker import work_on
 TaskRunner = Callable[[str, Task], Coroutine[Any, Any, None]]
 
 _POLL_S = 5.0
+# Waking planners needs a scan of the whole board, O(tasks). While agents run, the scan is done at most
+# once a second and takes at most a tenth of the time, so a large board does not slow dispatch down.
+_WAKE_SCAN_S = 1.0
 
 
 class WorkPhase:
@@ -44,6 +47,7 @@ class WorkPhase:
         self._running: dict[asyncio.Task[None], str | None] = {}
         self._claims: dict[asyncio.Task[None], int] = {}
         self._changed = asyncio.Event()
+        self._next_wake_scan = 0.0
         earlier = (t.id for t in rt.board.tasks() if t.is_final)  # handoffs of past cycles were read
         self._wakes = WakeTracker(rt.config.fleet.planner_wakes, earlier)
 
@@ -114,7 +118,11 @@ class WorkPhase:
                     self._start(self._runner(slot, task), slot, claimed=task)
 
     def _wake_planners(self) -> None:
+        started = time.monotonic()
+        if self._running and started < self._next_wake_scan:
+            return
         tasks = self._rt.board.tasks()
+        self._next_wake_scan = started + max(_WAKE_SCAN_S, 10 * (time.monotonic() - started))
         for planner, ended in self._wakes.due(tasks):
             self._rt.record(Event("PlannerWoken", {"handoffs": [t.id for t in ended]}, agent=planner))
             text = handoff_text(ended)

@@ -18,6 +18,7 @@ from shipyard.agent import (
     workspace_tools,
 )
 from shipyard.agent.roles import TaskSink
+from shipyard.agent.sandbox import Sandbox
 from shipyard.domain import Role
 from shipyard.fleet.ledger import LedgerObserver
 from shipyard.fleet.runtime import Runtime
@@ -37,7 +38,7 @@ class Session:
 
 
 def _tools(rt: Runtime, s: Session) -> tuple[Tool, ...]:
-    work = workspace_tools(s.worktree, rt.config.fleet.shell_timeout_s)
+    work = workspace_tools(s.worktree, rt.config.fleet.shell_timeout_s, Sandbox.of(rt.config.sandbox))
     if s.role in (Role.PLANNER, Role.SUBPLANNER):
         work = tuple(t for t in work if t.spec.name in _READ_ONLY)
     elif s.role is Role.JUDGE:

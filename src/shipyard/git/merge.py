@@ -2,13 +2,16 @@
 
 Each attempt reads the tip, builds the result from objects alone (`merge-tree`, `commit-tree`) and
 moves the branch with a compare-and-swap (`update-ref NEW OLD`). Losing the swap means someone else
-landed first: the attempt starts over on the new tip, so no commit is ever lost or overwritten.
+landed first: the attempt starts over on the new tip, so no commit is ever lost or overwritten. A batch
+merges several commits one after another in memory and moves the branch once for all of them.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from shipyard.git.run import git, nul_split
 
 MAX_RETRIES = 50
 BACKOFF_S = 0.01
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -46,42 +50,97 @@ class MergeRequest:
 
 def merge_onto(cwd: Path, request: MergeRequest) -> MergeResult:
     """Land `request.commit` on `request.branch`, retrying whenever another merge moved the branch first."""
-    commit = rev_parse(cwd, request.commit)
-    if commit is None:
-        raise GitError(["rev-parse", request.commit], 1, f"no commit named {request.commit!r}")
+    return merge_batch(cwd, [request])[0]
+
+
+def merge_batch(cwd: Path, requests: Sequence[MergeRequest]) -> list[MergeResult]:
+    """Land several commits on one branch with a single compare-and-swap of the branch.
+
+    Each commit is merged in memory onto the result of the one before it (its own merge commit, so
+    history reads as if they landed one by one); a commit that conflicts is left out and reported. The
+    branch then moves once, from the tip read at the start to the last result. Losing the swap means
+    another update came first: the whole batch starts over on the new tip.
+    """
+    if not requests:
+        return []
+    if len({r.branch for r in requests}) != 1:
+        raise ValueError("a merge batch lands on one branch; split the requests by branch")
+    commits = [_resolve(cwd, r.commit) for r in requests]
     lost = ""
     for retries in range(MAX_RETRIES + 1):
-        result = _attempt(cwd, request, commit, retries)
-        if isinstance(result, MergeResult):
-            return result
-        lost = result
+        outcome = _attempt(cwd, requests, commits, retries)
+        if not isinstance(outcome, str):
+            return outcome
+        lost = outcome
         time.sleep(random.uniform(0, BACKOFF_S * min(retries + 1, 8)))  # jitter: spread out the losers
     raise GitError(
-        ["update-ref", f"refs/heads/{request.branch}"],
+        ["update-ref", f"refs/heads/{requests[0].branch}"],
         1,
-        f"gave up merging {commit} after {MAX_RETRIES} retries; last refusal: {lost}",
+        f"gave up merging {len(commits)} commit(s) after {MAX_RETRIES} retries; last refusal: {lost}",
     )
 
 
-def _attempt(cwd: Path, request: MergeRequest, commit: str, retries: int) -> MergeResult | str:
+def _resolve(cwd: Path, commit: str) -> str:
+    """The full sha of `commit` (a full sha is taken as is: one git call less per merge)."""
+    if _FULL_SHA.fullmatch(commit):
+        return commit
+    sha = rev_parse(cwd, commit)
+    if sha is None:
+        raise GitError(["rev-parse", commit], 1, f"no commit named {commit!r}")
+    return sha
+
+
+def _attempt(
+    cwd: Path, requests: Sequence[MergeRequest], commits: Sequence[str], retries: int
+) -> list[MergeResult] | str:
     """One try against the current tip; why the swap was lost when another update came first."""
-    tip = branch_tip(cwd, request.branch)
+    branch = requests[0].branch
+    tip = branch_tip(cwd, branch)
     if tip is None:
-        raise RepoError(f"branch `{request.branch}` does not exist in {cwd}; create it or pick another")
-    base = merge_base(cwd, tip, commit)
+        raise RepoError(f"branch `{branch}` does not exist in {cwd}; create it or pick another")
+    contained = _contained(cwd, tip, commits[1:])
+    head, results = tip, []
+    for n, (request, commit) in enumerate(zip(requests, commits, strict=True)):
+        if n == 0:
+            result = _merge_first(cwd, head, request, commit, retries)
+        elif commit in contained:
+            result = MergeResult(True, head, head, (), retries, fast_forward=False)
+        else:
+            result = _merge_onto_head(cwd, head, request, commit, retries)
+        if result.merged and result.sha is not None:
+            head = result.sha
+        results.append(result)
+    if head == tip:  # nothing to move: every commit conflicted or was already there
+        return results
+    lost = _swap(cwd, requests[-1], head, tip)
+    return results if lost is None else lost
+
+
+def _contained(cwd: Path, tip: str, commits: Sequence[str]) -> set[str]:
+    """Which of `commits` the tip already holds, in one git call (`rev-list` lists only the others)."""
+    if not commits:
+        return set()
+    out = git(cwd, "rev-list", f"^{tip}", *dict.fromkeys(commits))
+    return set(commits) - set(out.stdout.split())
+
+
+def _merge_first(cwd: Path, head: str, request: MergeRequest, commit: str, retries: int) -> MergeResult:
+    """The first commit of an attempt may already be on the branch, or fast-forward it."""
+    base = merge_base(cwd, head, commit)
     if base == commit:  # already contained: merging again is a no-op (crash recovery relies on it)
-        return MergeResult(True, tip, tip, (), retries, fast_forward=False)
-    if base == tip:
-        new, fast_forward = commit, True
-    else:
-        tree, conflicts = merge_tree(cwd, tip, commit)
-        if conflicts:
-            return MergeResult(False, None, tip, conflicts, retries, fast_forward=False)
-        new, fast_forward = _commit_tree(cwd, tree, (tip, commit), request), False
-    lost = _swap(cwd, request, new, tip)
-    if lost is not None:
-        return lost
-    return MergeResult(True, new, tip, (), retries, fast_forward)
+        return MergeResult(True, head, head, (), retries, fast_forward=False)
+    if base == head:
+        return MergeResult(True, commit, head, (), retries, fast_forward=True)
+    return _merge_onto_head(cwd, head, request, commit, retries)
+
+
+def _merge_onto_head(cwd: Path, head: str, request: MergeRequest, commit: str, retries: int) -> MergeResult:
+    """A merge commit of `commit` onto `head`, built in memory, or the conflicted paths. No ref moves."""
+    tree, conflicts = merge_tree(cwd, head, commit)
+    if conflicts:
+        return MergeResult(False, None, head, conflicts, retries, fast_forward=False)
+    new = _commit_tree(cwd, tree, (head, commit), request)
+    return MergeResult(True, new, head, (), retries, fast_forward=False)
 
 
 def merge_tree(cwd: Path, ours: str, theirs: str) -> tuple[str, tuple[str, ...]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from shipyard.git import recovery, repair
 from shipyard.git.checkout import sync_checkout
 from shipyard.git.commit import commit_all, start_merge, status_paths
 from shipyard.git.identity import SHIPYARD, Identity, identity_env
-from shipyard.git.merge import MergeRequest, MergeResult, merge_onto
+from shipyard.git.merge import MergeRequest, MergeResult, merge_batch, merge_onto
 from shipyard.git.ref import branch_tip, current_branch, is_ancestor, rev_parse
 from shipyard.git.run import git
 from shipyard.git.worktree import add_worktree, list_worktrees, remove_worktree
@@ -126,6 +127,10 @@ class GitRepo:
         """Land `commit` on `branch` without a work tree; never loses a concurrent merge, never forces."""
         request = MergeRequest(branch, commit, message, author, committer)
         return merge_onto(self.root, request)
+
+    def merge_batch(self, requests: Sequence[MergeRequest]) -> list[MergeResult]:
+        """Land several commits on one branch with one compare-and-swap; a result per request, in order."""
+        return merge_batch(self.root, requests)
 
     def sync_checkout(self, branch: str, old: str, new: str) -> bool:
         """Update the main work tree if it has `branch` checked out; False if not, or edits are in the way."""

@@ -122,7 +122,7 @@ function renderBoard() {
     const cards = mine.slice(0, CARDS_PER_COLUMN).map((t) => el("div", { class: "card", "data-task": t.id },
       `#${t.id} ${t.title}`,
       el("div", { class: "meta" },
-        `${t.kind} · p${t.priority} · ${t.attempts} attempts${t.holder ? ` · ${t.holder}` : ""}`)));
+        `${t.kind} · p${t.priority} · ${t.attempts} attempt${t.attempts === 1 ? "" : "s"}${t.holder ? ` · ${t.holder}` : ""}`)));
     if (mine.length > CARDS_PER_COLUMN) cards.push(el("div", { class: "meta" }, `+${mine.length - CARDS_PER_COLUMN} more`));
     const count = view.state.tasks[status];
     return el("div", { class: "column", "data-status": status },

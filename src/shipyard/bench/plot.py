@@ -1,0 +1,53 @@
+"""A PNG of throughput against fleet size, one panel per scenario run (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+Rows = list[dict[str, Any]]
+
+# scenario -> (series key, y value, y label)
+_PANELS = {
+    "coordination": ("", "tasks_per_s", "tasks/s"),
+    "git": ("mix", "merged_per_s", "merged commits/s"),
+    "baselines": ("design", "tasks_per_s", "tasks/s"),
+}
+
+
+def write_plot(path: Path, results: dict[str, Rows]) -> None:
+    """Throughput against agents, log-log, with the ideal (linear) line for coordination."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    shown = [name for name in _PANELS if results.get(name)]
+    fig, axes = plt.subplots(1, max(1, len(shown)), figsize=(5.5 * max(1, len(shown)), 4.5), squeeze=False)
+    for ax, name in zip(axes[0], shown, strict=False):
+        _panel(ax, name, results[name])
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _panel(ax: Any, name: str, rows: Rows) -> None:
+    key, value, label = _PANELS[name]
+    series: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for row in rows:
+        series[str(row.get(key, name)) if key else "shipyard"].append((row["agents"], row[value]))
+    for label_, points in series.items():
+        xs, ys = zip(*sorted(points), strict=True)
+        ax.plot(xs, ys, marker="o", label=label_)
+    if name == "coordination" and rows:
+        one = min(rows, key=lambda r: r["agents"])
+        xs = sorted(r["agents"] for r in rows)
+        ax.plot(xs, [one[value] * x / one["agents"] for x in xs], linestyle="--", color="grey", label="ideal")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("agents")
+    ax.set_ylabel(label)
+    ax.set_title(name)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")

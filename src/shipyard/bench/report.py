@@ -1,0 +1,41 @@
+"""The benchmark's output: one table per scenario (Rich renderables, printed by the CLI) and the JSON file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+Rows = list[dict[str, Any]]
+
+TITLES = {
+    "coordination": "coordination: scheduler + SQLite board, simulated workers, no git",
+    "git": "git: worktrees, commits and merges on a real shared branch (merge_*: the merge path alone)",
+    "baselines": "baselines: the same workload run by designs that failed (ratio = Shipyard / design)",
+}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def table(scenario: str, rows: Rows) -> Table:
+    """A table of one scenario's rows, columns in row order."""
+    out = Table(title=TITLES.get(scenario, scenario), title_justify="left")
+    columns = list(rows[0]) if rows else []
+    for name in columns:
+        out.add_column(name, justify="left" if name in ("mix", "design", "vs") else "right")
+    for row in rows:
+        out.add_row(*(_cell(row.get(name)) for name in columns))
+    return out
+
+
+def write_json(path: Path, results: dict[str, Rows]) -> None:
+    """One top-level key per scenario run, each a list of rows."""
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,119 @@
+"""`shipyard bench`: which scenarios to run with which settings, run in one process, rows as plain dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from shipyard.bench.baselines import BASELINES, BaselinePlan, run_baselines
+from shipyard.bench.coordination import run_coordination
+from shipyard.bench.gitpath import MIXES, run_git
+from shipyard.errors import ConfigError
+from shipyard.models.sim import SimWorkload
+
+SCENARIOS = ("coordination", "git", "baselines")
+Rows = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One scenario's settings: fleet sizes, think time, tasks per agent and variants (mixes, designs)."""
+
+    sizes: tuple[int, ...]
+    think_ms: float
+    per_agent: int
+    variants: tuple[str, ...] = ()
+    git_think_ms: float = 0.0  # baselines only: think time of the git designs
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """The whole run; the defaults are the full benchmark (a few minutes on two cores)."""
+
+    coordination: Scenario | None = field(
+        default_factory=lambda: Scenario((1, 4, 16, 64, 256, 1024), 2000, 8)
+    )
+    git: Scenario | None = field(
+        default_factory=lambda: Scenario(
+            (1, 4, 16, 64), 50, 4, ("disjoint", "hot", "merge_batched", "merge_serial")
+        )
+    )
+    baselines: Scenario | None = field(
+        default_factory=lambda: Scenario((1, 20, 64), 200, 4, tuple(BASELINES), git_think_ms=50)
+    )
+    think_jitter: float = 0.5
+    seed: int = 0
+
+
+def parse_scenarios(specs: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """`git:disjoint,hot` -> {"git": ("disjoint", "hot")}; a bare name keeps its default variants."""
+    known = {"coordination": (), "git": tuple(MIXES), "baselines": tuple(BASELINES)}
+    out: dict[str, tuple[str, ...]] = {}
+    for spec in specs:
+        name, _, rest = spec.partition(":")
+        if name not in known:
+            raise ConfigError(f"unknown scenario `{name}`; expected one of {', '.join(SCENARIOS)}")
+        variants = tuple(v.strip() for v in rest.split(",") if v.strip())
+        wrong = [v for v in variants if v not in known[name]]
+        if wrong:
+            raise ConfigError(
+                f"unknown variant `{wrong[0]}` of `{name}`; expected one of {', '.join(known[name]) or 'none'}"
+            )
+        out[name] = variants
+    return out
+
+
+def configure(
+    specs: Sequence[str],
+    sizes: Sequence[int] = (),
+    think_ms: float | None = None,
+    per_agent: int | None = None,
+) -> BenchOptions:
+    """Options from the command line: chosen scenarios (all when none), with overrides for every one."""
+    chosen = parse_scenarios(specs) if specs else dict.fromkeys(SCENARIOS, ())
+    base = BenchOptions()
+    picked: dict[str, Scenario | None] = {}
+    for name in SCENARIOS:
+        default: Scenario | None = getattr(base, name)
+        if name not in chosen or default is None:
+            picked[name] = None
+            continue
+        s = replace(default, variants=chosen[name] or default.variants)
+        if sizes:
+            s = replace(s, sizes=tuple(sizes))
+        if think_ms is not None:
+            s = replace(s, think_ms=think_ms, git_think_ms=think_ms)
+        if per_agent is not None:
+            s = replace(s, per_agent=per_agent)
+        picked[name] = s
+    return BenchOptions(picked["coordination"], picked["git"], picked["baselines"])
+
+
+def run_bench(opts: BenchOptions, progress: Callable[[str], None]) -> dict[str, Rows]:
+    """Run the chosen scenarios in order; one list of rows per scenario."""
+    load = SimWorkload(think_jitter=opts.think_jitter, seed=opts.seed)
+    results: dict[str, Rows] = {}
+    if opts.coordination is not None:
+        s = opts.coordination
+        progress(f"coordination: {', '.join(map(str, s.sizes))} workers, think {s.think_ms:g} ms")
+        w = replace(load, think_ms=s.think_ms)
+        sizes = sorted({1, *s.sizes})
+        results["coordination"] = [asdict(r) for r in run_coordination(sizes, w, s.per_agent, s.per_agent)]
+    if opts.git is not None:
+        s = opts.git
+        progress(f"git: {', '.join(map(str, s.sizes))} workers, mixes {', '.join(s.variants)}")
+        w = replace(load, think_ms=s.think_ms)
+        results["git"] = [asdict(r) for r in run_git(s.sizes, s.variants, w, s.per_agent)]
+    if opts.baselines is not None:
+        s = opts.baselines
+        progress(f"baselines: {', '.join(s.variants)} at {', '.join(map(str, s.sizes))} agents")
+        plan = BaselinePlan(
+            s.sizes,
+            s.variants,
+            replace(load, think_ms=s.think_ms),
+            replace(load, think_ms=s.git_think_ms),
+            s.per_agent,
+        )
+        results["baselines"] = [asdict(r) for r in run_baselines(plan)]
+    return results

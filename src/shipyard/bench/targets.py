@@ -1,0 +1,79 @@
+"""The issue's targets, checked against measured rows: one line each, met or missed, with the figure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Rows = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: str
+    met: bool
+    measured: str
+
+
+def _pick(rows: Rows, **match: Any) -> dict[str, Any] | None:
+    return next((r for r in rows if all(r.get(k) == v for k, v in match.items())), None)
+
+
+def _coordination(rows: Rows) -> list[Verdict]:
+    out = []
+    for agents, floor in ((256, 0.9), (1024, 0.8)):
+        row = _pick(rows, agents=agents)
+        if row is not None:
+            measured = f"{row['efficiency']} (think {row['think_ms']:g} ms, {row['tasks']} tasks)"
+            out.append(
+                Verdict(
+                    f"coordination efficiency >= {floor} at {agents}", row["efficiency"] >= floor, measured
+                )
+            )
+    return out
+
+
+def _git(rows: Rows) -> list[Verdict]:
+    out = []
+    row = _pick(rows, agents=64, mix="disjoint")
+    if row is not None:
+        out.append(
+            Verdict(
+                "git >= 30 merged/s at 64 on disjoint files",
+                row["merged_per_s"] >= 30,
+                str(row["merged_per_s"]),
+            )
+        )
+    full = [r for r in rows if r["mix"] in ("disjoint", "hot")]
+    if full:
+        lost = sum(r["lost_commits"] for r in rows)
+        out.append(Verdict("git: 0 lost commits", lost == 0, str(lost)))
+        worst = max(r["retries_per_task"] for r in full)
+        out.append(Verdict("git: retries per merged task <= 1", worst <= 1, str(worst)))
+    return out
+
+
+def _baselines(rows: Rows) -> list[Verdict]:
+    out = []
+    locks = _pick(rows, design="locks", agents=20)
+    if locks is not None:
+        eff = locks["effective_agents"]
+        out.append(Verdict("locks: about 2-3 effective agents of 20", 1.5 <= eff <= 3.5, str(eff)))
+    for r in rows:
+        if r["vs"] and r["agents"] >= 20 and r["shipyard_ratio"] is not None:
+            ratio = r["shipyard_ratio"]
+            out.append(Verdict(f"Shipyard beats {r['design']} at {r['agents']}", ratio > 1, f"x{ratio}"))
+    return out
+
+
+CHECKS: dict[str, Callable[[Rows], list[Verdict]]] = {
+    "coordination": _coordination,
+    "git": _git,
+    "baselines": _baselines,
+}
+
+
+def verdicts(results: dict[str, Rows]) -> list[Verdict]:
+    """Every target that the scenarios run can speak to."""
+    return [v for name, check in CHECKS.items() for v in check(results.get(name, []))]

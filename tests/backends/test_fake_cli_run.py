@@ -1,0 +1,187 @@
+"""`shipyard run` with fake CLI scripts as workers: a CLI that writes outside its worktree fails its
+attempt, a hung CLI is stopped and its task returns, a missing CLI stops the run before it starts."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from backend_fakes import HELLO, claude_like, dies, toml_str
+
+from cli_helpers import git, invoke, write_script
+from shipyard.board.sqlite import SqliteBoard
+from shipyard.domain import Event, Task
+
+TASK = {"title": "Write hello.py", "description": "d", "acceptance": "a", "scope": ["hello.py"]}
+
+
+def _setup(repo: Path, tmp_path: Path, cli: Path, extra: str = "", attempts: int = 1) -> None:
+    """A scripted planner and judge around one worker slot played by the fake `claude` at `cli`."""
+    script = write_script(
+        tmp_path / "script.json",
+        {
+            "planner": [
+                {"tool_calls": [{"name": "create_task", "arguments": TASK}]},
+                {"tool_calls": [{"name": "finish", "arguments": {"summary": "one task"}}]},
+                {"tool_calls": [{"name": "finish", "arguments": {"summary": "the task ended"}}]},
+            ],
+            "judge": [{"tool_calls": [{"name": "verdict", "arguments": {"decision": "stop"}}]}],
+        },
+    )
+    (repo / "shipyard.toml").write_text(
+        f'goal = "write hello.py"\nworkers = 1\n[fleet]\nmax_attempts = {attempts}\n'
+        f'[models]\nplanner = "scripted:{script}"\njudge = "scripted:{script}"\n'
+        f'[[backends.worker]]\ncli = "claude"\nbinary = {toml_str(cli)}\n{extra}'
+    )
+
+
+def _board(repo: Path) -> tuple[list[Task], list[Event]]:
+    board = SqliteBoard(repo / ".shipyard" / "board.sqlite")
+    try:
+        return board.tasks(), board.events()
+    finally:
+        board.close()
+
+
+def test_a_working_fake_cli_lands_its_task(repo: Path, tmp_path: Path) -> None:
+    _setup(repo, tmp_path, claude_like(tmp_path / "claude"))
+    result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k"})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert git(repo, "show", "main:hello.py") == HELLO
+    tasks, events = _board(repo)
+    assert tasks[0].status.value == "done" and tasks[0].handoff is not None
+    assert tasks[0].handoff.summary == "wrote hello.py"
+    calls = [e.data for e in events if e.kind == "ModelCalled" and e.agent == "worker-1"]
+    assert calls[-1]["cost_usd"] == 0.01 and calls[-1]["input_tokens"] == 10  # the CLI's own figures
+
+
+OUTSIDE = {  # where: (what the fake CLI does there, what the isolation check must say)
+    "the person's checkout": (
+        'Path.cwd().parents[2].joinpath("stray.txt").write_text("oops")',
+        "target/stray.txt changed (the person's checkout)",
+    ),
+    "the shared branch": (
+        'subprocess.run(["git", "-C", str(Path.cwd().parents[2]), "commit", "-q", "--allow-empty", '
+        '"-m", "sneaked in"], check=True)',
+        "by worker-1@cli.invalid landed on `main` without Shipyard",
+    ),
+    "another worktree": (
+        'Path.cwd().parents[3].joinpath("other", "README.md").write_text("oops")',
+        "other/README.md changed (another worktree)",
+    ),
+}
+
+
+@pytest.mark.parametrize("where", list(OUTSIDE))
+def test_a_cli_that_writes_outside_its_worktree_fails_its_attempt(
+    repo: Path, tmp_path: Path, where: str
+) -> None:
+    git(repo, "worktree", "add", "-q", str(repo.parent / "other"), "-b", "other")
+    action, expected = OUTSIDE[where]
+    _setup(repo, tmp_path, claude_like(tmp_path / "claude", before=action))
+    result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k"})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    tasks, events = _board(repo)
+    assert tasks[0].status.value == "failed"  # one attempt allowed, and it failed
+    assert tasks[0].handoff is not None and "isolation check failed" in tasks[0].handoff.summary
+    violations = [e for e in events if e.kind == "IsolationViolated"]
+    assert len(violations) == 1 and violations[0].agent == "worker-1"
+    assert len(violations[0].data["changes"]) == 1 and expected in violations[0].data["changes"][0]
+    assert "hello.py" not in git(repo, "ls-tree", "--name-only", "main")  # its work did not land
+
+
+HANG_ONCE = """
+marker = Path(__file__).with_suffix(".hung")
+if not marker.exists():
+    marker.write_text("")
+    child = subprocess.Popen(["sleep", "600"])
+    Path(__file__).with_suffix(".pid").write_text(str(child.pid))
+    print(json.dumps({"type": "system", "subtype": "init"}), flush=True)
+    time.sleep(600)  # hung: no output, as if waiting at a prompt
+"""
+
+
+def test_a_hung_cli_is_stopped_and_its_task_returns(repo: Path, tmp_path: Path) -> None:
+    cli = claude_like(tmp_path / "claude", before=HANG_ONCE)
+    _setup(repo, tmp_path, cli, extra="idle_timeout_s = 1.0\n", attempts=2)
+    result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k"})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    tasks, events = _board(repo)
+    assert tasks[0].status.value == "done" and tasks[0].attempts == 2  # returned, then retaken
+    stopped = [e.data for e in events if e.kind == "CliStopped"]
+    assert [s["cause"] for s in stopped] == ["idle"]
+    assert (
+        "printed nothing for 1 s" in stopped[0]["reason"]
+        and "process tree was killed" in stopped[0]["reason"]
+    )
+    assert dies(int(cli.with_suffix(".pid").read_text()))  # its child died with it
+
+
+def test_a_cli_that_is_not_installed_stops_the_run_before_it_starts(repo: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    path = f"{empty}:/usr/bin:/bin"
+    if shutil.which("claude", path=path):
+        pytest.skip("a `claude` is installed system-wide")
+    (repo / "shipyard.toml").write_text(
+        'goal = "g"\n[models]\ndefault = "scripted:demo"\n[[backends.worker]]\ncli = "claude"\nshare = 0.5\n'
+    )
+    result = invoke("run", str(repo), env={"PATH": path, "ANTHROPIC_API_KEY": "k"})
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "npm install -g @anthropic-ai/claude-code" in lines[0], lines
+    assert not (repo / ".shipyard").exists()
+
+
+def test_a_cli_without_its_key_is_refused(repo: Path, tmp_path: Path) -> None:
+    cli = claude_like(tmp_path / "claude")
+    (repo / "shipyard.toml").write_text(
+        f'goal = "g"\n[models]\ndefault = "scripted:demo"\n[[backends.judge]]\ncli = "claude"\n'
+        f'binary = {toml_str(cli)}\napi_key_env = "MY_CLAUDE_KEY"\n'
+    )
+    result = invoke("run", str(repo), env={"MY_CLAUDE_KEY": ""})
+    assert result.exit_code == 2 and "set MY_CLAUDE_KEY" in result.stderr
+    assert not (repo / ".shipyard").exists()
+
+
+WAIT_FOR_THE_OTHER_MERGE = """
+repo = Path.cwd().parents[2]
+def tip():
+    return subprocess.run(["git", "-C", str(repo), "rev-parse", "main"], capture_output=True).stdout
+start, deadline = tip(), time.monotonic() + 20
+while tip() == start and time.monotonic() < deadline:
+    time.sleep(0.05)  # a slow agent: it finishes only after the loop worker's merge has landed
+"""
+
+
+def test_merges_by_other_agents_meanwhile_are_not_violations(repo: Path, tmp_path: Path) -> None:
+    script = write_script(
+        tmp_path / "script.json",
+        {
+            "planner": [
+                {"tool_calls": [{"name": "create_task", "arguments": TASK}]},
+                {"tool_calls": [{"name": "create_task", "arguments": {**TASK, "title": "Write b.py"}}]},
+                {"tool_calls": [{"name": "finish", "arguments": {"summary": "two tasks"}}]},
+                {"tool_calls": [{"name": "finish", "arguments": {"summary": "both ended"}}]},
+            ],
+            "worker": [
+                {"tool_calls": [{"name": "write_file", "arguments": {"path": "b.py", "content": "b = 1\n"}}]},
+                {"tool_calls": [{"name": "finish", "arguments": {"summary": "wrote b.py"}}]},
+            ],
+            "judge": [{"tool_calls": [{"name": "verdict", "arguments": {"decision": "stop"}}]}],
+        },
+    )
+    cli = claude_like(tmp_path / "claude", before=WAIT_FOR_THE_OTHER_MERGE)
+    (repo / "shipyard.toml").write_text(
+        f'goal = "g"\nworkers = 2\n[fleet]\nmax_attempts = 1\n[models]\ndefault = "scripted:{script}"\n'
+        f'[[backends.worker]]\ncli = "claude"\nshare = 0.5\nbinary = {toml_str(cli)}\n'
+    )
+    result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k"})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    tasks, events = _board(repo)
+    assert [t.status.value for t in tasks] == ["done", "done"]
+    assert not [e for e in events if e.kind == "IsolationViolated"]
+    authors = git(repo, "log", "--format=%an %s", "main")
+    assert "worker-1 Write hello.py" in authors and "worker-2 Write b.py" in authors
+    assert (repo / "b.py").exists() and (repo / "hello.py").exists()  # the checkout kept in step
