@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from pathlib import Path
 
@@ -93,3 +94,27 @@ print(child.pid, flush=True)
     ended, lines = _run(fake_cli(tmp_path / "cli", body), Watch(wall_time_s=30, idle_s=20))
     assert ended.cause is Cause.EXITED and ended.duration_s < 10
     assert dies(int(lines[0]))
+
+
+def test_a_cancelled_run_kills_the_cli(tmp_path: Path) -> None:
+    body = 'child = subprocess.Popen(["sleep", "600"])\nprint(child.pid, flush=True)\ntime.sleep(600)\n'
+    script = fake_cli(tmp_path / "cli", body)
+
+    async def cancel_after_first_line() -> int:
+        pids: list[int] = []
+        started = asyncio.Event()
+
+        def on_line(line: bytes) -> bool:
+            pids.append(int(line))
+            started.set()
+            return False
+
+        command = Command([str(script)], tmp_path, {"PATH": os.environ["PATH"]})
+        run = asyncio.ensure_future(supervise(command, RELAXED, on_line))
+        await started.wait()
+        run.cancel()  # as the fleet does to a stalled agent, or on stop
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        return pids[0]
+
+    assert dies(asyncio.run(cancel_after_first_line()))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -58,17 +59,21 @@ def codex_model(api: str, body: dict[str, Any]) -> FakeReply:
     return FakeReply(text=json.dumps(HANDOFF))
 
 
-def _scripts(tmp_path: Path, planner: bool) -> Path:
-    turns: dict[str, list[dict[str, Any]]] = {
-        "judge": [{"tool_calls": [{"name": "verdict", "arguments": {"decision": "stop", "notes": "works"}}]}]
-    }
-    if planner:
-        turns["planner"] = [
-            {"tool_calls": [{"name": "create_task", "arguments": TASK}]},
-            {"tool_calls": [{"name": "finish", "arguments": {"summary": "one task"}}]},
-            {"tool_calls": [{"name": "finish", "arguments": {"summary": "the task is merged"}}]},
-        ]
-    return write_script(tmp_path / "script.json", turns)
+def _scripts(tmp_path: Path) -> Path:
+    """A scripted planner (one task, then two finishes) and judge (stop) for the runs with CLI workers."""
+    return write_script(
+        tmp_path / "script.json",
+        {
+            "planner": [
+                {"tool_calls": [{"name": "create_task", "arguments": TASK}]},
+                {"tool_calls": [{"name": "finish", "arguments": {"summary": "one task"}}]},
+                {"tool_calls": [{"name": "finish", "arguments": {"summary": "the task is merged"}}]},
+            ],
+            "judge": [
+                {"tool_calls": [{"name": "verdict", "arguments": {"decision": "stop", "notes": "ok"}}]}
+            ],
+        },
+    )
 
 
 def _config(repo: Path, script: Path, backends: str) -> None:
@@ -78,10 +83,10 @@ def _config(repo: Path, script: Path, backends: str) -> None:
     )
 
 
-def _backend(role: str, cli: str, model: str, base_url: str) -> str:
+def _backend(role: str, cli: str, model: str, base_url: str, idle_s: float = 60) -> str:
     return (
         f"[[backends.{role}]]\ncli = {toml_str(cli)}\nmodel = {toml_str(model)}\n"
-        f"binary = {toml_str(cli_binary(cli))}\nbase_url = {toml_str(base_url)}\nidle_timeout_s = 60\n"
+        f"binary = {toml_str(cli_binary(cli))}\nbase_url = {toml_str(base_url)}\nidle_timeout_s = {idle_s}\n"
     )
 
 
@@ -104,7 +109,7 @@ def test_claude_code_worker_lands_its_task(repo: Path, tmp_path: Path) -> None:
     with FakeLLMServer(ClaudeModel()) as server:
         _config(
             repo,
-            _scripts(tmp_path, planner=True),
+            _scripts(tmp_path),
             _backend("worker", "claude", "claude-sonnet-4-5", server.url),
         )
         with RecordingProxy() as proxy:
@@ -122,7 +127,7 @@ def test_codex_worker_lands_its_task(repo: Path, tmp_path: Path) -> None:
     with FakeLLMServer(codex_model) as server:
         backend = _backend("worker", "codex", "fake-codex", server.openai_base_url)
         prices = '[prices."openai:fake-codex"]\ninput_per_mtok = 1.0\noutput_per_mtok = 4.0\n'
-        _config(repo, _scripts(tmp_path, planner=True), backend + prices)
+        _config(repo, _scripts(tmp_path), backend + prices)
         with RecordingProxy() as proxy:
             result = invoke("run", str(repo), env={"OPENAI_API_KEY": "test-key", **proxy.env()})
     assert proxy.requests == []  # no traffic but to the fake model server
@@ -185,7 +190,7 @@ def test_claude_code_cannot_edit_outside_its_worktree(repo: Path, tmp_path: Path
     with FakeLLMServer(StrayingClaude()) as server:
         _config(
             repo,
-            _scripts(tmp_path, planner=True),
+            _scripts(tmp_path),
             _backend("worker", "claude", "claude-sonnet-4-5", server.url),
         )
         result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "test-key"})
@@ -193,3 +198,38 @@ def test_claude_code_cannot_edit_outside_its_worktree(repo: Path, tmp_path: Path
     assert not (repo / "stray.txt").exists()
     refused = [e.data for e in transcript if e.kind == "ToolCalled" and e.data["tool"] == "Write"]
     assert refused[0]["is_error"] and "permission" in refused[0]["result"]
+
+
+class SilentOnce(ClaudeModel):
+    """A model that never answers the first worker request: Claude Code waits in silence."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.silent = False
+
+    def __call__(self, api: str, body: dict[str, Any]) -> FakeReply:
+        if "Write" in _tool_names(body) and not self.silent:
+            self.silent = True
+            self.release.wait(60)
+            return FakeReply(text="too late", status=503)
+        return super().__call__(api, body)
+
+
+def test_a_silent_claude_code_is_stopped_and_its_task_returns(repo: Path, tmp_path: Path) -> None:
+    model = SilentOnce()
+    with FakeLLMServer(model) as server:  # 4 s of silence: well above Claude Code's start-up, even under load
+        backend = _backend("worker", "claude", "claude-sonnet-4-5", server.url, idle_s=4)
+        _config(repo, _scripts(tmp_path), backend)
+        try:
+            result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "test-key"})
+        finally:
+            model.release.set()
+    _assert_landed(repo, result)
+    board = SqliteBoard(repo / ".shipyard" / "board.sqlite")
+    try:
+        stopped = [e.data for e in board.events() if e.kind == "CliStopped"]
+        (task,) = board.tasks()
+    finally:
+        board.close()
+    assert [s["cause"] for s in stopped] == ["idle"] and task.attempts == 2

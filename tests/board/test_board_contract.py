@@ -317,7 +317,8 @@ def test_free_text_is_redacted_before_it_is_stored(redacting: Board) -> None:
     board.fail(failed, f"failed {SECRET}", Handoff(summary=SECRET))
     board.cancel(cancelled, f"cancel {SECRET}")
     board.append(Event("ToolCalled", {"args": {"command": f"echo {SECRET}"}, "out": [SECRET]}))
-    stored = repr(board.tasks()) + repr(board.events())
+    board.set_meta("reason", f"the judge said {SECRET}")
+    stored = repr(board.tasks()) + repr(board.events()) + (board.get_meta("reason") or "")
     assert SECRET not in stored
     assert stored.count("[REDACTED]") >= 12
     assert board.get(done).handoff == Handoff(summary="echoed [REDACTED]", concerns="[REDACTED]")

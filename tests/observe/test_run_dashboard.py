@@ -102,6 +102,10 @@ def test_run_with_dashboard_serves_the_live_run(tmp_path: Path) -> None:
         state = _get(port, "/api/state")
         assert state["state"] == "running" and state["merged_commits"] == 1
         assert [a["name"] for a in state["agents"]][:1] == ["planner"]
+        deadline = time.monotonic() + 30
+        while not go.parent.is_dir():  # the check's worktree: made just after the merge
+            assert time.monotonic() < deadline, "the check never started"
+            time.sleep(0.02)
         go.touch()
         lines.wait_for(r"dashboard stopped")
         lines.wait_for(r"state: done")

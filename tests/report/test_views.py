@@ -93,7 +93,7 @@ def _board_with_trouble() -> InMemoryBoard:
 
 def test_problems_come_worst_first() -> None:
     board = _board_with_trouble()
-    status = run_status(board, BudgetLimits(usd=1.0), stall_s=1e9)
+    status = run_status(board, BudgetLimits(usd=1.0), stall_s=1e12)
     kinds = [(p["kind"], p["severity"]) for p in status["problems"]]
     assert kinds[0] == ("branch_red", "error")
     assert ("task_failed", "error") in kinds
@@ -150,3 +150,15 @@ def test_plots_of_an_empty_run_are_still_images(tmp_path: Path) -> None:
         cost_plot({}, tmp_path / "r.png"),
     ]
     assert all(p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 2000 for p in paths)
+
+
+def test_budgets_logged_at_the_start_of_the_run_are_measured() -> None:
+    board = InMemoryBoard()
+    board.append(Event("RunStarted", {"workers": 1, "budget": {"usd": 0, "tokens": 200, "wall_time_s": 0}}))
+    board.append(model("worker-1", 0, "worker"))
+    board.append(model("worker-1", 0, "worker"))
+    status = run_status(board, stall_s=1e12)
+    assert status["budget"] == {"tokens": {"limit": 200.0, "used": 240, "fraction": 1.2}}
+    [problem] = status["problems"]
+    assert (problem["kind"], problem["severity"]) == ("budget", "error")
+    assert problem["text"] == "budget tokens: 120% used (240 of 200)"

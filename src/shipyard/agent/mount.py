@@ -75,7 +75,8 @@ def _hides(layout: GitLayout, view: View) -> list[tuple[Path, Kind]]:
     if view.home is not None:
         paths.append(view.home)
     empty = [*view.hidden, *([layout.checkout] if layout.checkout is not None else [])]
-    return [(p.resolve(), Kind.SCRATCH) for p in paths] + [(p.resolve(), Kind.EMPTY) for p in empty]
+    rules = [(p.resolve(), Kind.SCRATCH) for p in paths] + [(p.resolve(), Kind.EMPTY) for p in empty]
+    return [(path, kind) for path, kind in rules if path != Path("/")]  # hiding / would hide everything
 
 
 def _git_rules(layout: GitLayout) -> list[tuple[Path, Kind]]:

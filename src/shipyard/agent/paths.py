@@ -59,3 +59,18 @@ def replace_file(path: Path, data: bytes) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def read_inside(root: Path, name: str, max_bytes: int) -> str | None:
+    """At most `max_bytes` of a regular file inside `root` (for the harness reading agents' files, such
+    as NOTES.md); None for a path that leaves `root`, a symlink out, a FIFO, a device or a hard link."""
+    try:
+        path = resolve_path(root, name)
+        if not path.is_file():
+            return None
+        single_link(path, name)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except (ToolError, OSError):
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(max_bytes).decode("utf-8", errors="replace")

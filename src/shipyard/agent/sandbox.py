@@ -145,9 +145,14 @@ def _version(text: str) -> tuple[int, ...]:
 
 def unavailable_message(problem: str) -> str:
     """The one line that says the sandbox cannot run and how to fix it."""
+    fix = (
+        "install it (Debian/Ubuntu: apt-get install bubblewrap)"
+        if "not installed" in problem
+        else "allow it user namespaces (sysctl kernel.unprivileged_userns_clone=1, or outside a container)"
+    )
     return (
-        f"sandbox: {problem}; install it (Debian/Ubuntu: apt-get install bubblewrap) or set "
-        "`allow_unsandboxed = true` under [sandbox] in shipyard.toml to run agent commands unsandboxed"
+        f"sandbox: {problem}; {fix} or set `allow_unsandboxed = true` under [sandbox] in shipyard.toml "
+        "to run agent commands unsandboxed"
     )
 
 
@@ -173,7 +178,7 @@ class Launch:
     def sandbox_pid(self) -> int | None:
         """The host pid of the sandbox's init: killing it ends every process of the command."""
         if self._pid is None and self.info_fd is not None:
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError, LookupError, TypeError):
                 os.set_blocking(self.info_fd, False)
                 self._pid = int(json.loads(os.read(self.info_fd, 4096))["child-pid"])
         return self._pid
@@ -275,7 +280,7 @@ class Sandbox:
         )
         argv = [host.bwrap, *flags, "--info-fd", str(info_fd), *mount_args(git_layout(cwd), view)]
         argv += ["--", host.prlimit, *self._limits(), "--", "bash", "-c", command]
-        return ["sh", "-c", _JOIN, str(group / "cgroup.procs"), *argv] if group is not None else argv
+        return ["/bin/sh", "-c", _JOIN, str(group / "cgroup.procs"), *argv] if group is not None else argv
 
     def _limits(self) -> list[str]:
         p = self.policy
@@ -291,8 +296,8 @@ def _settle(future: asyncio.Future[None]) -> None:
 
 
 def _home() -> Path | None:
-    home = os.environ.get("HOME")
-    return Path(home) if home and Path(home).is_absolute() else None
+    home = os.environ.get("HOME", "")
+    return Path(home) if os.path.isabs(home) and Path(home).resolve() != Path("/") else None
 
 
 def _python_paths() -> list[Path]:

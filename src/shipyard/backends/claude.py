@@ -93,7 +93,7 @@ class ClaudeTranscript:
         blocks = [b for b in message.get("content") or [] if isinstance(b, dict)]
         text = "\n".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
         calls = tuple(
-            ToolCall(str(b.get("id", "")), str(b.get("name", "")), dict(b.get("input") or {}))
+            ToolCall(str(b.get("id", "")), str(b.get("name", "")), _arguments(b.get("input")))
             for b in blocks
             if b.get("type") == "tool_use"
         )
@@ -125,6 +125,10 @@ class ClaudeTranscript:
             self.report.error = str(event.get("result") or subtype or "error")[:2000]
         elif isinstance(event.get("structured_output"), dict):
             self.report.final = event["structured_output"]
+
+
+def _arguments(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {"input": value}
 
 
 def _input_tokens(usage: dict[str, Any]) -> int:

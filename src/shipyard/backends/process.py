@@ -165,10 +165,13 @@ async def _follow(
                 if cause is not None:
                     return cause
                 continue
-            line = read.result()
+            clock.touch()
+            try:
+                line = read.result()
+            except ValueError:  # a line over LINE_LIMIT: dropped, the run goes on
+                continue
             if not line:
                 return Cause.EXITED
-            clock.touch()
             if line.strip() and on_line(line):
                 return Cause.LIMIT
     finally:

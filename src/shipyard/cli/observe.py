@@ -34,17 +34,22 @@ Guarded = Callable[[Callable[..., Any]], Callable[..., Any]]
 PathArg = Annotated[Path, typer.Argument(help="The target git repository.")]
 
 
-def budget_of(config: ShipyardConfig) -> BudgetLimits:
+def status_options(config: ShipyardConfig | None, stall_s: float | None = None) -> StatusOptions:
+    """Budgets from the config; busy agents count as stalled at half the fleet's own stall limit."""
+    if config is None:
+        return StatusOptions(None, stall_s or STALL_S)
     b = config.budget
-    return BudgetLimits(usd=b.usd, tokens=b.tokens, wall_time_s=b.wall_time_s)
+    budget = BudgetLimits(usd=b.usd, tokens=b.tokens, wall_time_s=b.wall_time_s)
+    return StatusOptions(budget, stall_s or min(STALL_S, config.fleet.stall_s / 2))
 
 
-def _budget(repo: GitRepo) -> BudgetLimits | None:
-    """The budgets in the repository's shipyard.toml, when it reads cleanly."""
+def _options(repo: GitRepo, stall_s: float | None = None) -> StatusOptions:
+    """Status options from the repository's shipyard.toml, when it reads cleanly."""
     try:
-        return budget_of(load_config(repo.root))
+        config: ShipyardConfig | None = load_config(repo.root)
     except UserError:
-        return None
+        config = None
+    return status_options(config, stall_s)
 
 
 @contextmanager
@@ -57,7 +62,7 @@ def serve_alongside(rt: Runtime, port: int | None, emit: Callable[[str], None]) 
     from shipyard.web.server import DashboardServer
 
     board = SqliteBoard(rt.state_dir / BOARD_FILE)
-    options = DashboardOptions(status=StatusOptions(budget=budget_of(rt.config)))
+    options = DashboardOptions(status=status_options(rt.config))
     try:
         server = DashboardServer(create_app(board, options), "127.0.0.1", port)
     except UserError:
@@ -82,7 +87,10 @@ def dashboard(
     token: Annotated[
         str | None, typer.Option(envvar="SHIPYARD_DASHBOARD_TOKEN", help="Secret every request must carry.")
     ] = None,
-    stall_s: Annotated[float, typer.Option(min=1, help="Flag busy agents silent this long.")] = STALL_S,
+    stall_s: Annotated[
+        float | None,
+        typer.Option(min=1, help="Flag busy agents silent this long (default: from the config)."),
+    ] = None,
 ) -> None:
     """Serve the live dashboard of a run (running or finished) until Ctrl-C."""
     from shipyard.web.app import DashboardOptions, create_app
@@ -93,7 +101,7 @@ def dashboard(
     check_binding(host, token)
     board = open_board(repo)
     guard = Guard(token=token or None, loopback_only=is_loopback(host) and not token)
-    options = DashboardOptions(status=StatusOptions(_budget(repo), stall_s), guard=guard)
+    options = DashboardOptions(status=_options(repo, stall_s), guard=guard)
     try:
         server = DashboardServer(create_app(board, options), host, port)
         out.print(f"dashboard of {repo.root}: {server.url}" + (f"?token={token}" if token else ""))
@@ -203,7 +211,7 @@ def report(
     board = open_board(repo)
     target = out_dir or repo.root / ".shipyard" / "report"
     try:
-        files = write_report(board, target, StatusOptions(_budget(repo)))
+        files = write_report(board, target, _options(repo))
     finally:
         board.close()
     out.print(f"wrote {files.index} with {len(files.plots)} plots")

@@ -38,7 +38,7 @@ def status_of(
     tasks = board.tasks()
     control = board.get_meta("control") or ""
     agents = fold.agents.views(at, options.stall_s)
-    budget = budget_use(fold, options.budget, at)
+    budget = budget_use(fold, options.budget or _logged_budget(fold), at)
     last = fold.health.last
     return {
         "state": board.get_meta("state") or "new",
@@ -67,6 +67,14 @@ def status_of(
 def agent_views(fold: RunFold, options: StatusOptions, now: float | None = None) -> list[dict[str, Any]]:
     """The agents, for the dashboard's `/api/state`."""
     return fold.agents.views(time.time() if now is None else now, options.stall_s)
+
+
+def _logged_budget(fold: RunFold) -> BudgetLimits | None:
+    """The budgets the run logged at its start, if it did."""
+    if not fold.budget:
+        return None
+    b = fold.budget
+    return BudgetLimits(b.get("usd", 0.0), int(b.get("tokens", 0)), b.get("wall_time_s", 0.0))
 
 
 def _by_task(fold: RunFold, tasks: list[Task]) -> list[dict[str, Any]]:

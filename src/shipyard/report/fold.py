@@ -65,6 +65,7 @@ class RunFold:
     merged: int = 0
     conflicts: int = 0
     started_at: float | None = None
+    budget: dict[str, float] = field(default_factory=dict)
     checkout_behind: str = ""
     authors: set[str] = field(default_factory=set)
     by_role: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -159,4 +160,8 @@ class RunFold:
             h.last_green_at = e.ts
 
     def _run_started(self, e: Event) -> None:
+        """The run's start, and its budgets if the fleet logs them (`budget`: usd, tokens, wall_time_s)."""
         self.started_at = e.ts
+        budget = e.data.get("budget")
+        if isinstance(budget, dict):
+            self.budget = {k: float(v) for k, v in budget.items() if isinstance(v, int | float)}

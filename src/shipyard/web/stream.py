@@ -33,7 +33,7 @@ class StreamFilter:
 
 @dataclass(frozen=True)
 class StreamTiming:
-    poll_s: float = 0.25
+    poll_s: float = 0.1
     keepalive_s: float = 15.0
 
 

@@ -5,7 +5,7 @@ const STATUSES = ["open", "claimed", "done", "failed", "cancelled"];
 const TRANSCRIPT = ["AgentStarted", "ModelCalled", "ToolCalled"];
 const CARDS_PER_COLUMN = 40;
 const FEED_ITEMS = 150;
-const view = { state: null, tasks: [], offset: 0, selected: null, agentStream: null, timer: null };
+const view = { state: null, tasks: [], offset: 0, selected: null, agentStream: null, timer: null, lastFed: 0 };
 
 const $ = (id) => document.getElementById(id);
 
@@ -84,7 +84,7 @@ function render() {
   renderBoard();
   renderHealth(s.health);
   renderCost(s);
-  $("merge-counts").textContent = `${s.merged_commits} merged, ${s.conflicts} conflicts`;
+  $("merge-counts").textContent = `${s.merged_commits} merged, ${s.conflicts} conflict${s.conflicts === 1 ? "" : "s"}`;
   $("steering").textContent = s.steering || "(no steering yet)";
 }
 
@@ -139,7 +139,7 @@ function renderHealth(h) {
   else {
     add("last check", `${last.passed ? "passed" : `FAILED (exit ${last.exit_code})`} on ${String(last.sha).slice(0, 10)}`,
       last.passed ? "green" : "red");
-    add("when", `${duration(now() - last.at)} ago, took ${last.duration_s}s`);
+    add("when", `${duration(now() - last.at)} ago${last.duration_s == null ? "" : `, took ${last.duration_s}s`}`);
     add("since green", last.passed ? "green now" : (h.last_green_at ? duration(now() - h.last_green_at) : "never green"),
       last.passed ? "green" : "red");
   }
@@ -164,7 +164,8 @@ function prepend(list, item) {
 }
 
 function addEvent(ev) {
-  if (!ev.text) return;
+  if (!ev.text || ev.id <= view.lastFed) return;  // /api/recent and the stream may overlap
+  view.lastFed = ev.id;
   prepend($("activity"), el("li", { "data-kind": ev.kind }, el("time", {}, clock(ev.ts)), ev.text));
   if (ev.kind === "CommitMerged" || ev.kind === "MergeConflicted") {
     const cls = ev.kind === "CommitMerged" ? "merge" : "conflict";

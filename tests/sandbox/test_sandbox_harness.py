@@ -1,0 +1,68 @@
+"""What an agent leaves in its worktree is later handled by the harness itself, outside the sandbox:
+it must not make the harness run code (a nested repository's `core.fsmonitor` when git commits it) or
+read files outside (a NOTES.md symlink, read into every later agent's prompt)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import git, make_repo
+from shipyard.agent.paths import read_inside
+from shipyard.agent.shell import Shell
+from shipyard.fleet.briefing import read_notes
+from shipyard.git import SHIPYARD, GitRepo
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="git layer: the harness's git runs a nested repository's core.fsmonitor; "
+    "fix: add `-c core.fsmonitor=false -c diff.ignoreSubmodules=all` to `_CONFIG` in git/run.py",
+)
+def test_a_nested_repository_cannot_make_the_harness_run_code(tmp_path: Path) -> None:
+    repo = GitRepo.open(make_repo(tmp_path / "target"))
+    worktree = repo.add_worktree(repo.root / ".shipyard" / "worktrees" / "w", "shipyard/w", "main")
+    marker = tmp_path / "pwned"
+    plant = (
+        "export GIT_AUTHOR_NAME=e GIT_AUTHOR_EMAIL=e@x GIT_COMMITTER_NAME=e GIT_COMMITTER_EMAIL=e@x; "
+        "git init -q sub && echo x > sub/f && git -C sub add f && git -C sub commit -qm s && "
+        f"git -C sub config core.fsmonitor 'touch {marker}; false' && echo planted"
+    )
+    result = asyncio.run(Shell(worktree).run({"command": plant}))
+    assert result.text.endswith("planted"), result.text
+    assert not marker.exists()  # nothing ran inside the sandbox that could reach the host
+    repo.commit_all(worktree, "agent work", SHIPYARD, SHIPYARD)
+    (worktree / "sub" / "f").write_text("changed\n")
+    repo.commit_all(worktree, "agent work", SHIPYARD, SHIPYARD)
+    assert not marker.exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="fleet: read_notes follows a NOTES.md symlink out of the worktree (and would block on a FIFO "
+    "or read /dev/zero forever); fix: `read_inside(worktree, NOTES_FILE, budget)` from agent/paths.py",
+)
+def test_a_notes_symlink_cannot_put_a_host_file_into_prompts(tmp_path: Path) -> None:
+    secret = tmp_path / "credentials"
+    secret.write_text("planted-host-secret\n")
+    repo = make_repo(tmp_path / "target")
+    (repo / "NOTES.md").symlink_to(secret)  # as an agent's merged commit would leave it
+    git(repo, "add", "NOTES.md")
+    git(repo, "commit", "-qm", "notes")
+    assert "planted-host-secret" not in read_notes(repo)
+
+
+def test_read_inside_reads_only_regular_files_of_the_worktree(tmp_path: Path) -> None:
+    root = tmp_path / "w"
+    root.mkdir()
+    (tmp_path / "secret").write_text("host secret")
+    (root / "NOTES.md").write_text("notes " * 10)
+    (root / "out.md").symlink_to(tmp_path / "secret")
+    (root / "zero.md").symlink_to("/dev/zero")
+    os.mkfifo(root / "fifo.md")
+    assert read_inside(root, "NOTES.md", 12) == "notes notes "
+    for name in ("out.md", "zero.md", "fifo.md", "../secret", "missing.md"):
+        assert read_inside(root, name, 100) is None, name
