@@ -8,8 +8,6 @@ import asyncio
 import os
 from pathlib import Path
 
-import pytest
-
 from cli_helpers import git, make_repo
 from shipyard.agent.paths import read_inside
 from shipyard.agent.shell import Shell
@@ -17,11 +15,6 @@ from shipyard.fleet.briefing import read_notes
 from shipyard.git import SHIPYARD, GitRepo
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="git layer: the harness's git runs a nested repository's core.fsmonitor; "
-    "fix: add `-c core.fsmonitor=false -c diff.ignoreSubmodules=all` to `_CONFIG` in git/run.py",
-)
 def test_a_nested_repository_cannot_make_the_harness_run_code(tmp_path: Path) -> None:
     repo = GitRepo.open(make_repo(tmp_path / "target"))
     worktree = repo.add_worktree(repo.root / ".shipyard" / "worktrees" / "w", "shipyard/w", "main")
@@ -40,11 +33,6 @@ def test_a_nested_repository_cannot_make_the_harness_run_code(tmp_path: Path) ->
     assert not marker.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fleet: read_notes follows a NOTES.md symlink out of the worktree (and would block on a FIFO "
-    "or read /dev/zero forever); fix: `read_inside(worktree, NOTES_FILE, budget)` from agent/paths.py",
-)
 def test_a_notes_symlink_cannot_put_a_host_file_into_prompts(tmp_path: Path) -> None:
     secret = tmp_path / "credentials"
     secret.write_text("planted-host-secret\n")
@@ -66,3 +54,33 @@ def test_read_inside_reads_only_regular_files_of_the_worktree(tmp_path: Path) ->
     assert read_inside(root, "NOTES.md", 12) == "notes notes "
     for name in ("out.md", "zero.md", "fifo.md", "../secret", "missing.md"):
         assert read_inside(root, name, 100) is None, name
+
+
+def test_a_forged_merge_head_cannot_graft_a_parent(tmp_path: Path) -> None:
+    repo = GitRepo.open(make_repo(tmp_path / "target"))
+    base = repo.rev_parse("main")
+    git(repo.root, "commit", "-q", "--allow-empty", "-m", "other")
+    other = repo.rev_parse("main")
+    worktree = repo.add_worktree(repo.root / ".shipyard" / "worktrees" / "w", "shipyard/w", str(base))
+    merge_head = Path(git(worktree, "rev-parse", "--git-path", "MERGE_HEAD").strip())
+    merge_head = merge_head if merge_head.is_absolute() else worktree / merge_head
+    merge_head.write_text(f"{other}\n")  # what an agent could write into its worktree's admin dir
+    (worktree / "a.txt").write_text("work\n")
+    sha = repo.commit_all(worktree, "agent work", SHIPYARD, SHIPYARD)
+    parents = git(worktree, "rev-list", "--parents", "-n1", str(sha)).split()[1:]
+    assert parents == [base]
+
+
+def test_the_sweep_leaves_the_persons_own_worktrees(tmp_path: Path) -> None:
+    from shipyard.board.memory import InMemoryBoard
+    from shipyard.config import ShipyardConfig
+    from shipyard.fleet.recovery import sweep_worktrees
+    from shipyard.fleet.runtime import Runtime
+
+    repo = GitRepo.open(make_repo(tmp_path / "target"))
+    mine = repo.add_worktree(tmp_path / "my-feature", "feature", "main")
+    ours = repo.add_worktree(repo.root / ".shipyard" / "worktrees" / "w", "shipyard/w", "main")
+    rt = Runtime(config=ShipyardConfig(goal="g"), repo=repo, board=InMemoryBoard(), models={})
+    sweep_worktrees(rt)
+    assert mine.exists() and not ours.exists()
+    assert repo.list_worktrees() == [mine.resolve()]

@@ -19,7 +19,9 @@ def ask(model: SimModel, role: Role, prompt: str, *turns: tuple[ModelResponse, l
     messages = [Message("system", "sys"), Message("user", prompt)]
     for reply, results in turns:
         messages.append(Message("assistant", "", reply.tool_calls))
-        messages += [Message("tool", r, tool_call_id=c.id) for c, r in zip(reply.tool_calls, results, strict=True)]
+        messages += [
+            Message("tool", r, tool_call_id=c.id) for c, r in zip(reply.tool_calls, results, strict=True)
+        ]
     tools = PLANNER_TOOLS + ((DELEGATE,) if "delegate" in prompt else ())
     return asyncio.run(model.complete(ModelRequest(tuple(messages), tools, role, "agent")))
 
@@ -58,7 +60,9 @@ def test_root_planner_lists_then_writes_a_task_for_each_missing_file() -> None:
     model = SimModel(replace(W, tasks=3))
     first = ask(model, Role.PLANNER, "(none: fresh start)")
     assert names(first) == ["list_dir"]
-    second = ask(model, Role.PLANNER, "(none: fresh start)", (first, listing(model.workload, first.tool_calls, {1})))
+    second = ask(
+        model, Role.PLANNER, "(none: fresh start)", (first, listing(model.workload, first.tool_calls, {1}))
+    )
     assert names(second) == ["create_task", "create_task", "finish"]
     assert [c.arguments["title"] for c in second.tool_calls[:2]] == ["sim task 0", "sim task 2"]
     assert second.usage.total > 0 and second.cost_usd > 0
@@ -67,7 +71,9 @@ def test_root_planner_lists_then_writes_a_task_for_each_missing_file() -> None:
 def test_a_large_range_is_delegated_in_ranges_that_sub_planners_plan() -> None:
     model = SimModel(W)
     first = ask(model, Role.PLANNER, "(none: fresh start) delegate")
-    second = ask(model, Role.PLANNER, "(none: fresh start) delegate", (first, listing(W, first.tool_calls, set())))
+    second = ask(
+        model, Role.PLANNER, "(none: fresh start) delegate", (first, listing(W, first.tool_calls, set()))
+    )
     delegated = [c.arguments for c in second.tool_calls if c.name == "delegate"]
     assert len(delegated) == 3 and names(second)[-1] == "finish"
     prompt = f"{delegated[1]['title']}\n{delegated[1]['description']}\n(none yet)"

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from shipyard.bench.coordination import board_fleet
 from shipyard.bench.gitpath import git_fleet
@@ -21,7 +22,7 @@ from shipyard.bench.peers import PeerRun, flat_occ, locks
 from shipyard.bench.pushretry import push_retry
 from shipyard.models.sim import SimWorkload
 
-Design = Callable[[Path, int, SimWorkload], Awaitable[PeerRun]]
+Design = Callable[[Path, int, SimWorkload], Coroutine[Any, Any, PeerRun]]
 
 BASELINES: dict[str, tuple[Design, str]] = {
     "locks": (locks, "shipyard"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ from shipyard.models.sim import SimWorkload
 
 DECIDE_SHARE = 0.1
 FORGOT_SHARE = 0.25
+
+Peer = Callable[[str], Coroutine[Any, Any, int]]
+Choice = Callable[[dict[str, Any]], int | None]
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,11 @@ class StatusFile:
         self._write(data)
 
 
+def _this(i: int) -> Choice:
+    """A choice that is always task `i` (reporting one's own task done)."""
+    return lambda _data: i
+
+
 def _first_open(data: dict[str, Any]) -> int | None:
     states: list[str] = data["tasks"]
     return next((i for i, s in enumerate(states) if s == "open"), None)
@@ -86,7 +95,7 @@ async def locks(root: Path, agents: int, w: SimWorkload) -> PeerRun:
                 await _report(status, i, w)
             done += 1
 
-    return await _run_peers(peer, agents, retries=lambda: 0)
+    return await _run_peers(peer, agents, lambda: 0)
 
 
 async def _work_and_report(status: StatusFile, i: int, w: SimWorkload) -> None:
@@ -99,40 +108,45 @@ async def _report(status: StatusFile, i: int, w: SimWorkload) -> None:
     status.update(status.read(), i, "done")
 
 
+class _Optimistic:
+    """Turns on the status file without a lock: a turn counts only if nobody wrote meanwhile."""
+
+    def __init__(self, status: StatusFile, w: SimWorkload) -> None:
+        self.status, self.w, self.retries = status, w, 0
+
+    async def turn(self, choose: Choice) -> int | None:
+        """Read, decide for a turn's time, and succeed if nothing changed; else read and decide again."""
+        while True:
+            data = self.status.read()
+            i = choose(data)
+            if i is None:
+                return None
+            await asyncio.sleep(DECIDE_SHARE * self.w.think_s(i))
+            if self.status.read()["version"] == data["version"]:
+                return i  # no await from here to the write: the check and the write are one step
+            self.retries += 1
+
+
 async def flat_occ(root: Path, agents: int, w: SimWorkload) -> PeerRun:
     """Peers write the status file optimistically: a write fails, and the turn is redone, if it changed."""
     status = StatusFile(root / "status.json", w.tasks)
-    retries = 0
-
-    async def turn(state_of: Any) -> int | None:
-        """Read, decide for a turn's time, write if nothing changed; retry until a write succeeds."""
-        nonlocal retries
-        while True:
-            data = status.read()
-            i = state_of(data)
-            if i is None:
-                return None
-            await asyncio.sleep(DECIDE_SHARE * w.think_s(i))
-            latest = status.read()
-            if latest["version"] == data["version"]:
-                return i
-            retries += 1
+    occ = _Optimistic(status, w)
 
     async def peer(name: str) -> int:
         done = 0
-        while (i := await turn(_first_open)) is not None:
+        while (i := await occ.turn(_first_open)) is not None:
             status.update(status.read(), i, f"claimed by {name}")
             await asyncio.sleep((1 - 2 * DECIDE_SHARE) * w.think_s(i))
-            await turn(lambda _data, i=i: i)
+            await occ.turn(_this(i))
             status.update(status.read(), i, "done")
             done += 1
         return done
 
-    return await _run_peers(peer, agents, retries=lambda: retries)
+    return await _run_peers(peer, agents, lambda: occ.retries)
 
 
-async def _run_peers(peer: Any, agents: int, retries: Any) -> PeerRun:
+async def _run_peers(peer: Peer, agents: int, retries: Callable[[], int]) -> PeerRun:
     watch = Stopwatch()
     counts = await asyncio.gather(*(peer(f"peer-{k + 1}") for k in range(agents)))
     span = watch.stop()
-    return PeerRun(sum(counts), span.wall_s, int(retries()))
+    return PeerRun(sum(counts), span.wall_s, retries())

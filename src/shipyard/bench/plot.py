@@ -38,12 +38,13 @@ def _panel(ax: Any, name: str, rows: Rows) -> None:
     for row in rows:
         series[str(row.get(key, name)) if key else "shipyard"].append((row["agents"], row[value]))
     for label_, points in series.items():
-        xs, ys = zip(*sorted(points), strict=True)
-        ax.plot(xs, ys, marker="o", label=label_)
+        ordered = sorted(points)
+        ax.plot([p[0] for p in ordered], [p[1] for p in ordered], marker="o", label=label_)
     if name == "coordination" and rows:
         one = min(rows, key=lambda r: r["agents"])
-        xs = sorted(r["agents"] for r in rows)
-        ax.plot(xs, [one[value] * x / one["agents"] for x in xs], linestyle="--", color="grey", label="ideal")
+        sizes = sorted(r["agents"] for r in rows)
+        ideal = [one[value] * x / one["agents"] for x in sizes]
+        ax.plot(sizes, ideal, linestyle="--", color="grey", label="ideal")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("agents")

@@ -57,9 +57,8 @@ def parse_scenarios(specs: Sequence[str]) -> dict[str, tuple[str, ...]]:
         variants = tuple(v.strip() for v in rest.split(",") if v.strip())
         wrong = [v for v in variants if v not in known[name]]
         if wrong:
-            raise ConfigError(
-                f"unknown variant `{wrong[0]}` of `{name}`; expected one of {', '.join(known[name]) or 'none'}"
-            )
+            expected = ", ".join(known[name]) or "none"
+            raise ConfigError(f"unknown variant `{wrong[0]}` of `{name}`; expected one of {expected}")
         out[name] = variants
     return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from shipyard.agent.paths import read_inside
 from shipyard.domain import Task
 
 NOTES_FILE = "NOTES.md"
@@ -41,10 +42,8 @@ def handoff_text(tasks: Iterable[Task]) -> str:
 
 def read_notes(worktree: Path) -> str:
     """The repository's design notes, under a size budget."""
-    path = worktree / NOTES_FILE
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    text = read_inside(worktree, NOTES_FILE, NOTES_BUDGET_CHARS * 4 + 4)
+    if text is None:
         return "(no NOTES.md yet)"
     if len(text) > NOTES_BUDGET_CHARS:
         return text[:NOTES_BUDGET_CHARS] + "\n[notes truncated]"

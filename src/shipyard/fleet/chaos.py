@@ -80,9 +80,16 @@ class ChaosRepo(GitRepo):
         self._maybe_fail("worktree add")
         return super().add_worktree(path, branch, start)
 
-    def commit_all(self, worktree: Path, message: str, author: Identity, committer: Identity) -> str | None:
+    def commit_all(
+        self,
+        worktree: Path,
+        message: str,
+        author: Identity,
+        committer: Identity,
+        merge_head: str | None = None,
+    ) -> str | None:
         self._maybe_fail("commit")
-        return super().commit_all(worktree, message, author, committer)
+        return super().commit_all(worktree, message, author, committer, merge_head)
 
     def merge_onto(
         self, branch: str, commit: str, message: str, author: Identity, committer: Identity

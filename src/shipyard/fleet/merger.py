@@ -98,8 +98,8 @@ class Merger:
             }
             self._rt.record(Event("CommitMerged", data, task_id, agent))
         else:
-            data = {"commit": landing.commit, "files": list(result.conflicts), "retries": result.retries}
-            self._rt.record(Event("MergeConflicted", data, task_id, agent))
+            conflict = {"commit": landing.commit, "files": list(result.conflicts), "retries": result.retries}
+            self._rt.record(Event("MergeConflicted", conflict, task_id, agent))
 
     async def _sync_checkout(self, old: str, new: str) -> None:
         repo, branch = self._rt.repo, self._rt.config.branch

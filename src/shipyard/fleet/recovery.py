@@ -73,10 +73,12 @@ def sweep_worktrees(rt: Runtime) -> None:
 
 
 def _clear_worktrees(rt: Runtime, report: Recovery) -> None:
+    leftovers = rt.state_dir / "worktrees"
     for path in rt.repo.list_worktrees():
+        if not path.resolve().is_relative_to(leftovers.resolve()):
+            continue  # the person's own worktrees are theirs
         rt.repo.remove_worktree(path)
         report.removed_worktrees += 1
-    leftovers = rt.state_dir / "worktrees"
     if leftovers.exists():
         shutil.rmtree(leftovers, ignore_errors=True)
     for branch in rt.repo.branches_with_prefix(BRANCH_PREFIX):

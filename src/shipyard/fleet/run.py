@@ -54,7 +54,14 @@ class Fleet:
         rt.board.set_meta("reason", "")
         rt.board.set_meta("control", "")  # a `stop` or `pause` from before this start is spent
         kind = "RunResumed" if resume else "RunStarted"
-        rt.record(Event(kind, {"goal": rt.config.goal, "workers": rt.config.workers, "cycle": first}))
+        budget = rt.config.budget
+        data = {
+            "goal": rt.config.goal,
+            "workers": rt.config.workers,
+            "cycle": first,
+            "budget": {"usd": budget.usd, "tokens": budget.tokens, "wall_time_s": budget.wall_time_s},
+        }
+        rt.record(Event(kind, data))
         state, reason, cycle = "stopped", f"reached max_cycles ({rt.config.max_cycles})", first
         for cycle in range(first, last + 1):
             decided = await self._cycle(cycle, resume and cycle == first)

@@ -10,23 +10,27 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from shipyard.agent import AgentOutcome, StopReason
+from shipyard.agent.paths import read_inside
 from shipyard.domain import Handoff, Role, Task
 from shipyard.fleet.briefing import read_notes, task_brief
 from shipyard.fleet.merger import Merger
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
 from shipyard.fleet.session import Session, run_session
+from shipyard.redact import Redactor
 
 T = TypeVar("T")
+_MARKER_SCAN_BYTES = 4_000_000
 
 
-@dataclass(frozen=True)
+@dataclass
 class Seat:
-    """A worker on a task, in a worktree on its own branch."""
+    """A worker on a task, in a worktree on its own branch (and the merge the harness started there)."""
 
     agent: str
     task: Task
     worktree: Path
     branch: str
+    merge_head: str | None = None
 
 
 def handoff_of(outcome: AgentOutcome) -> Handoff:
@@ -116,10 +120,8 @@ def _with_markers(worktree: Path, files: tuple[str, ...]) -> tuple[str, ...]:
     """The files among `files` that still hold conflict markers."""
     left = []
     for name in files:
-        try:
-            lines = (worktree / name).read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            continue
+        text = read_inside(worktree, name, _MARKER_SCAN_BYTES)
+        lines = (text or "").splitlines()
         if any(line.startswith(("<<<<<<< ", ">>>>>>> ")) or line == "=======" for line in lines):
             left.append(name)
     return tuple(left)
@@ -129,8 +131,11 @@ async def _commit_and_land(
     rt: Runtime, merger: Merger, seat: Seat, handoff: Handoff
 ) -> tuple[bool, tuple[str, ...]]:
     """Commit the worktree and merge it; returns (landed, files in conflict for the next round)."""
-    repo, message = rt.repo, f"{seat.task.title}\n\n{handoff.summary}\n\nShipyard-Task: #{seat.task.id}\n"
-    await asyncio.to_thread(repo.commit_all, seat.worktree, message, agent_identity(seat.agent), HARNESS)
+    summary = Redactor()(handoff.summary)  # commit messages outlive the run: no secret goes into history
+    repo, message = rt.repo, f"{seat.task.title}\n\n{summary}\n\nShipyard-Task: #{seat.task.id}\n"
+    identity = agent_identity(seat.agent)
+    await asyncio.to_thread(repo.commit_all, seat.worktree, message, identity, HARNESS, seat.merge_head)
+    seat.merge_head = None
     head = repo.rev_parse(seat.branch)
     if head is None or repo.contains(rt.config.branch, head):
         _give_back(rt, seat, "finished without changes to merge", handoff)
@@ -140,7 +145,9 @@ async def _commit_and_land(
         if result.merged and result.sha is not None:
             rt.board.complete(seat.task.id, seat.agent, [result.sha], handoff)
             return True, ()
-        files = await asyncio.to_thread(repo.start_merge, seat.worktree, rt.config.branch)
+        tip = repo.rev_parse(rt.config.branch) or rt.config.branch
+        files = await asyncio.to_thread(repo.start_merge, seat.worktree, tip)
+        seat.merge_head = tip if files else None
         if files:
             return False, files
         head = repo.rev_parse(seat.branch) or head

@@ -19,8 +19,15 @@ def status_paths(worktree: Path) -> list[str]:
     return sorted(p for p in paths if p != SHIPYARD_DIR and not p.startswith(f"{SHIPYARD_DIR}/"))
 
 
-def commit_all(worktree: Path, message: str, author: Identity, committer: Identity) -> str | None:
-    """Stage everything and commit; None when there was nothing to commit. Concludes a pending merge."""
+def commit_all(
+    worktree: Path, message: str, author: Identity, committer: Identity, merge_head: str | None = None
+) -> str | None:
+    """Stage everything and commit; None when there was nothing to commit.
+
+    Concludes a pending merge only if its MERGE_HEAD is `merge_head` (the one the harness started); a
+    MERGE_HEAD an agent wrote itself is dropped, so no commit can graft in a parent of its choosing.
+    """
+    _drop_forged_merge(worktree, merge_head)
     git(worktree, "add", "--all")
     merging = rev_parse(worktree, "MERGE_HEAD") is not None
     if not merging and git(worktree, "diff", "--cached", "--quiet", ok=(0, 1)).code == 0:
@@ -28,6 +35,16 @@ def commit_all(worktree: Path, message: str, author: Identity, committer: Identi
     env = identity_env(author, committer)
     git(worktree, "commit", "--quiet", "--no-verify", "--file=-", env=env, stdin=message)
     return git(worktree, "rev-parse", "HEAD").stdout.strip()
+
+
+def _drop_forged_merge(worktree: Path, expected: str | None) -> None:
+    found = rev_parse(worktree, "MERGE_HEAD")
+    if found is None or found == expected:
+        return
+    for name in ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE"):
+        raw = git(worktree, "rev-parse", "--git-path", name).stdout.strip()
+        path = Path(raw) if Path(raw).is_absolute() else worktree / raw
+        path.unlink(missing_ok=True)
 
 
 def start_merge(worktree: Path, ref: str, identity: Identity = SHIPYARD) -> tuple[str, ...]:

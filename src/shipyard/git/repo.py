@@ -117,9 +117,16 @@ class GitRepo:
         """The linked worktrees (the main work tree is not listed)."""
         return list_worktrees(self.root)
 
-    def commit_all(self, worktree: Path, message: str, author: Identity, committer: Identity) -> str | None:
-        """Stage and commit everything in `worktree` (concluding a pending merge); None if nothing changed."""
-        return commit_all(worktree, message, author, committer)
+    def commit_all(
+        self,
+        worktree: Path,
+        message: str,
+        author: Identity,
+        committer: Identity,
+        merge_head: str | None = None,
+    ) -> str | None:
+        """Stage and commit everything in `worktree` (concluding the harness's merge of `merge_head`)."""
+        return commit_all(worktree, message, author, committer, merge_head)
 
     def merge_onto(
         self, branch: str, commit: str, message: str, author: Identity, committer: Identity

@@ -34,7 +34,17 @@ _DROPPED_ENV = frozenset(
 )
 
 # Headless and deterministic: nobody can type a passphrase for a signing key in the middle of a run.
-_CONFIG = ("-c", "commit.gpgSign=false", "-c", "core.quotePath=false")
+# No fsmonitor or submodule commands: a repository an agent wrote must never run a program of its choosing.
+_CONFIG = (
+    "-c",
+    "commit.gpgSign=false",
+    "-c",
+    "core.quotePath=false",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "diff.ignoreSubmodules=all",
+)
 
 
 @dataclass(frozen=True)

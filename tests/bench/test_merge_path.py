@@ -1,0 +1,139 @@
+"""The merge path: several commits per compare-and-swap, conflicts left out, races retried, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from shipyard.bench.coordination import add_tasks, bench_config
+from shipyard.bench.mergepath import make_repo, prepare_commits
+from shipyard.board.sqlite import SqliteBoard
+from shipyard.errors import GitError
+from shipyard.fleet.merger import Merger
+from shipyard.fleet.runtime import STATE_DIR, Runtime
+from shipyard.git import GitRepo, Identity
+from shipyard.git import merge as merge_module
+from shipyard.git.merge import MergeRequest
+from shipyard.git.run import git
+from shipyard.models.sim import SimWorkload
+
+W = SimWorkload(tasks=6)
+ME = Identity("w", "w@example.com")
+
+
+def requests(shas: list[str]) -> list[MergeRequest]:
+    return [
+        MergeRequest("main", sha, f"land {i}\n\nShipyard-Task: #{i}\n", ME, ME) for i, sha in enumerate(shas)
+    ]
+
+
+def reflog(repo: GitRepo) -> list[str]:
+    return git(repo.root, "reflog", "--format=%H", "refs/heads/main").stdout.split()
+
+
+def test_a_batch_moves_the_branch_once_and_keeps_a_merge_commit_each(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    shas = prepare_commits(repo, W)
+    results = repo.merge_batch(requests(shas))
+    assert [r.merged for r in results] == [True] * 6
+    assert results[0].fast_forward and not any(r.fast_forward for r in results[1:])
+    assert len(reflog(repo)) == 2, "one update of the branch for the whole batch"
+    tip = repo.rev_parse("main")
+    assert tip == results[-1].sha
+    assert all(repo.contains("main", s) for s in shas)
+    assert all(results[i].old_tip == results[i - 1].sha for i in range(1, 6))
+    logged = git(repo.root, "log", "--format=%s", "--first-parent", "main").stdout.split("\n")
+    assert logged[:5] == ["land 5", "land 4", "land 3", "land 2", "land 1"]
+
+
+def test_a_conflicting_commit_is_reported_and_the_rest_land(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    shas = prepare_commits(repo, W)
+    other = _commit_on(repo, "rival", W.own_path(1), "someone else's version\n")
+    results = repo.merge_batch(requests([shas[0], other, shas[1], shas[2]]))
+    assert [r.merged for r in results] == [True, True, False, True]
+    assert results[2].conflicts == (W.own_path(1),) and results[2].sha is None
+    assert not repo.contains("main", shas[1])
+    assert all(repo.contains("main", s) for s in (shas[0], other, shas[2]))
+
+
+def test_a_lost_race_redoes_the_whole_batch_on_the_new_tip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    shas = prepare_commits(repo, W)
+    real = merge_module._swap
+    calls: list[int] = []
+
+    def interleaved(*args: object) -> str | None:
+        calls.append(1)
+        if len(calls) == 1:  # another merger lands between our merge-tree and our update-ref
+            assert repo.merge_onto("main", shas[5], "land 5", ME, ME).merged
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(merge_module, "_swap", interleaved)
+    results = repo.merge_batch(requests(shas[:5]))
+    assert all(r.merged and r.retries == 1 for r in results)
+    assert all(repo.contains("main", s) for s in shas)
+    assert len(reflog(repo)) == 3
+
+
+def test_the_merger_batches_waiting_commits_and_answers_each_worker(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    w = SimWorkload(tasks=12)
+    shas = prepare_commits(repo, w)
+    board = SqliteBoard(repo.root / STATE_DIR / "board.sqlite")
+    try:
+        ids = add_tasks(board, w)
+        rt = Runtime(config=bench_config(4), repo=repo, board=board, models={})
+        landed: list[str] = []
+        merger = Merger(rt, landed.append)
+
+        async def land_all() -> list[bool]:
+            jobs = [merger.land(board.get(t), f"worker-{i}", shas[i]) for t, i in ids.items()]
+            return [r.merged for r in await asyncio.gather(*jobs)]
+
+        assert asyncio.run(land_all()) == [True] * 12
+        merges = [e for e in board.events() if e.kind == "CommitMerged"]
+        assert len(merges) == 12 and max(e.data["batch"] for e in merges) > 1
+        assert landed[-1] == repo.rev_parse("main") and len(landed) < 12
+        assert all(repo.contains("main", s) for s in shas)
+        assert git(repo.root, "status", "--porcelain").stdout == "", "the checkout follows main"
+    finally:
+        board.close()
+
+
+def test_a_failed_batch_fails_every_worker_in_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = make_repo(tmp_path / "repo")
+    shas = prepare_commits(repo, W)
+    board = SqliteBoard(repo.root / STATE_DIR / "board.sqlite")
+    try:
+        ids = add_tasks(board, W)
+        rt = Runtime(config=bench_config(2), repo=repo, board=board, models={})
+
+        def broken(_requests: object) -> None:
+            raise GitError(["merge-tree"], 128, "disk on fire")
+
+        monkeypatch.setattr(GitRepo, "merge_batch", lambda self, reqs: broken(reqs))
+        merger = Merger(rt, lambda _sha: None)
+
+        async def land_all() -> list[BaseException | object]:
+            jobs = [merger.land(board.get(t), "worker-1", shas[i]) for t, i in ids.items()]
+            return await asyncio.gather(*jobs, return_exceptions=True)
+
+        outcomes = asyncio.run(land_all())
+        assert all(isinstance(o, GitError) for o in outcomes)
+    finally:
+        board.close()
+
+
+def _commit_on(repo: GitRepo, branch: str, path: str, content: str) -> str:
+    """A commit on a new branch from `main` that writes `content` to `path` (through a worktree)."""
+    tree = repo.add_worktree(repo.root / STATE_DIR / branch, branch, "main")
+    (tree / path).parent.mkdir(parents=True, exist_ok=True)
+    (tree / path).write_text(content, encoding="utf-8")
+    sha = repo.commit_all(tree, f"{branch} work", ME, ME)
+    assert sha is not None
+    return sha
