@@ -19,7 +19,7 @@ from shipyard.agent import (
 )
 from shipyard.agent.roles import TaskSink
 from shipyard.agent.sandbox import Sandbox
-from shipyard.domain import Role
+from shipyard.domain import Event, Role
 from shipyard.fleet.ledger import LedgerObserver
 from shipyard.fleet.runtime import Runtime
 
@@ -55,7 +55,16 @@ async def run_session(rt: Runtime, s: Session) -> AgentOutcome:
         role=s.role, agent=s.agent, system=system, prompt=prompt, tools=_tools(rt, s), limits=limits
     )
     backend = rt.backend(s.role, s.agent)
-    return await backend.run(run, s.worktree, LedgerObserver(rt, s.task_id))
+    outcome = await backend.run(run, s.worktree, LedgerObserver(rt, s.task_id))
+    data = {
+        "role": s.role.value,
+        "backend": backend.name,
+        "stop_reason": outcome.stop_reason.value,
+        "steps": outcome.steps,
+        "error": outcome.error or "",
+    }
+    rt.record(Event("AgentFinished", data, s.task_id, s.agent))
+    return outcome
 
 
 @asynccontextmanager
