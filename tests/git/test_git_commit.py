@@ -57,7 +57,7 @@ def test_start_merge_conflict_then_commit_all_then_land(repo: GitRepo, tmp_path:
     text = (path / "c.txt").read_text()
     assert "<<<<<<<" in text and "=======" in text and ">>>>>>>" in text
     tree.write(path, {"c.txt": "both\n2\n3\n"})
-    sha = repo.commit_all(path, "merge main", WORKER, HARNESS)
+    sha = repo.commit_all(path, "merge main", WORKER, HARNESS, repo.rev_parse("main"))
     assert sha is not None
     assert repo.rev_parse(f"{sha}^2") == repo.rev_parse("main")
     assert repo.rev_parse("MERGE_HEAD") is None
@@ -72,7 +72,7 @@ def test_commit_all_concludes_a_merge_that_kept_ours(repo: GitRepo, tmp_path: Pa
     tree.commit(repo.root, {"c.txt": "main\n2\n3\n"})
     assert repo.start_merge(path, "main") == ("c.txt",)
     tree.write(path, {"c.txt": "worker\n2\n3\n"})  # resolution identical to HEAD: nothing staged
-    sha = repo.commit_all(path, "merge main, keep mine", WORKER, HARNESS)
+    sha = repo.commit_all(path, "merge main, keep mine", WORKER, HARNESS, repo.rev_parse("main"))
     assert sha is not None and repo.contains("shipyard/w1", "main")
 
 
