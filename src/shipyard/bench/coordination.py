@@ -8,6 +8,7 @@ fleet grows: throughput against the ideal (`efficiency`), the orchestrator's CPU
 from __future__ import annotations
 
 import asyncio
+import heapq
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -39,6 +40,7 @@ class CoordinationRow:
     efficiency: float
     cpu_ms_per_task: float
     peak_rss_mb: float
+    schedule_bound: float
 
 
 def bench_config(agents: int, **extra: Any) -> ShipyardConfig:
@@ -103,6 +105,7 @@ def run_coordination(
 ) -> list[CoordinationRow]:
     """One row per fleet size; the first size must be 1, the reference for `efficiency`."""
     rows: list[CoordinationRow] = []
+    reference = _with_tasks(w, task_count(sizes[0], per_agent, minimum)) if sizes else w
     for agents in sizes:
         load = _with_tasks(w, task_count(agents, per_agent, minimum))
         with tempfile.TemporaryDirectory(prefix="shipyard-bench-") as tmp:
@@ -118,9 +121,23 @@ def run_coordination(
                 efficiency=round(per_s / (agents * one), 3) if one else 0.0,
                 cpu_ms_per_task=round(1000 * span.cpu_s / load.tasks, 3),
                 peak_rss_mb=round(span.peak_rss_mb, 1),
+                schedule_bound=round(schedule_bound(load, agents, reference), 3),
             )
         )
     return rows
+
+
+def schedule_bound(w: SimWorkload, agents: int, reference: SimWorkload) -> float:
+    """The efficiency a zero-cost orchestrator would reach on these think times (computed, not measured).
+
+    Agents take tasks in board order the moment they are free; what is lost is the tail, when the last
+    tasks run and the other agents have no work left. `reference` is the one-agent run.
+    """
+    free = [0.0] * agents
+    for i in range(w.tasks):
+        heapq.heapreplace(free, free[0] + w.think_s(i))
+    one = reference.tasks / sum(reference.think_s(i) for i in range(reference.tasks))
+    return (w.tasks / max(free)) / (agents * one)
 
 
 def _with_tasks(w: SimWorkload, tasks: int) -> SimWorkload:

@@ -100,7 +100,10 @@ def run_git(sizes: Sequence[int], mixes: Sequence[str], w: SimWorkload, per_agen
     rows = []
     for mix in mixes:
         for agents in sizes:
-            load = replace(w, tasks=max(per_agent * agents, 2 * per_agent), hot_share=MIXES[mix] or 0.0)
+            tasks = max(per_agent * agents, 2 * per_agent)
+            if mix not in FULL_PATH_MIXES:  # the same commits at every size: history depth costs merges
+                tasks = per_agent * max(sizes)
+            load = replace(w, tasks=tasks, hot_share=MIXES[mix] or 0.0)
             with tempfile.TemporaryDirectory(prefix="shipyard-bench-git-") as tmp:
                 span, found = asyncio.run(_one(Path(tmp), agents, mix, load))
             rows.append(git_row(agents, mix, load, span, found))

@@ -28,7 +28,7 @@ from shipyard.bench.measure import Stopwatch
 from shipyard.models.sim import SimWorkload
 
 DECIDE_SHARE = 0.1
-FORGOT_SHARE = 0.25
+FORGOT_SHARE = 0.3
 
 Peer = Callable[[str], Coroutine[Any, Any, int]]
 Choice = Callable[[dict[str, Any]], int | None]

@@ -32,7 +32,7 @@ class BenchOptions:
     """The whole run; the defaults are the full benchmark (a few minutes on two cores)."""
 
     coordination: Scenario | None = field(
-        default_factory=lambda: Scenario((1, 4, 16, 64, 256, 1024), 2000, 8)
+        default_factory=lambda: Scenario((1, 4, 16, 64, 256, 1024), 1500, 8)
     )
     git: Scenario | None = field(
         default_factory=lambda: Scenario(
@@ -40,9 +40,9 @@ class BenchOptions:
         )
     )
     baselines: Scenario | None = field(
-        default_factory=lambda: Scenario((1, 20, 64), 200, 4, tuple(BASELINES), git_think_ms=50)
+        default_factory=lambda: Scenario((1, 20, 40), 200, 4, tuple(BASELINES), git_think_ms=50)
     )
-    think_jitter: float = 0.5
+    think_jitter: float = 0.25
     seed: int = 0
 
 

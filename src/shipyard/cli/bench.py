@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ from shipyard.bench.suite import configure, run_bench
 from shipyard.bench.targets import verdicts
 from shipyard.errors import ConfigError
 
-out = Console(highlight=False, soft_wrap=True)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def _numbers(text: str) -> list[int]:
