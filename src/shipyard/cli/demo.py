@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from shipyard.agent.sandbox import probe
 from shipyard.cli.build import build_runtime
 from shipyard.cli.session import run_fleet, summary_lines
 from shipyard.cli.template import render
@@ -47,9 +48,18 @@ def run_demo(target: Path | None, workers: int, emit: Callable[[str], None]) -> 
         raise UserError("the demo's sample project is tested with pytest; install it: pip install pytest")
     root = _prepare(target).resolve()
     write_sample(root)
-    (root / CONFIG_NAME).write_text(_config_text(workers), encoding="utf-8")
+    config_text = _config_text(workers)
+    problem = probe().problem
+    if problem:  # the demo's commands are the script's own, so it may run them without the sandbox
+        config_text += "\n[sandbox]\nallow_unsandboxed = true\n"
+    (root / CONFIG_NAME).write_text(config_text, encoding="utf-8")
     repo = init_repo(root, "main", HARNESS, "Sample project: a spec, stub modules and a failing suite")
     emit(f"demo project: {root}")
+    if problem:
+        emit(
+            f"note: {problem}; the demo runs its scripted commands unsandboxed "
+            "(install bubblewrap, e.g. `apt-get install bubblewrap`, to sandbox them)"
+        )
     emit(f"model: scripted (no LLM is called: every role plays a programmed script); workers: {workers}")
     rt = build_runtime(repo, load_config(root), os.environ)
     result, status = run_fleet(rt, emit)

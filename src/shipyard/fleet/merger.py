@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from shipyard.domain import Event, Task
@@ -40,6 +41,8 @@ class Merger:
         self._max_batch = max_batch
         self._waiting: list[_Landing] = []
         self._drainer: asyncio.Task[None] | None = None
+        # Its own thread: merges never queue behind worktree and commit work in the shared pool.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shipyard-merger")
 
     async def land(self, task: Task, agent: str, commit: str) -> MergeResult:
         """Merge `commit` onto the shared branch; record `CommitMerged` or `MergeConflicted`."""
@@ -69,7 +72,8 @@ class Merger:
 
     async def _merge(self, batch: Sequence[_Landing]) -> None:
         requests = [self._request(x) for x in batch]
-        results = await asyncio.to_thread(self._rt.repo.merge_batch, requests)
+        loop = asyncio.get_running_loop()
+        results = await loop.run_in_executor(self._thread, self._rt.repo.merge_batch, requests)
         for landing, result in zip(batch, results, strict=True):
             self._record(landing, result, len(batch))
         start, end = results[0].old_tip, _last_tip(results)
@@ -103,7 +107,8 @@ class Merger:
 
     async def _sync_checkout(self, old: str, new: str) -> None:
         repo, branch = self._rt.repo, self._rt.config.branch
-        synced = await asyncio.to_thread(repo.sync_checkout, branch, old, new)
+        loop = asyncio.get_running_loop()
+        synced = await loop.run_in_executor(self._thread, repo.sync_checkout, branch, old, new)
         if not synced and repo.current_branch() == branch:
             data = {"reason": "local changes in the checkout; run `git reset --keep` there to catch up"}
             self._rt.record(Event("CheckoutBehind", data))
