@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import invoke, snapshot
+from shipyard.config import load_config
 
 
 def _assert_refused(result: object, root: Path, before: dict[str, bytes], needle: str) -> None:
@@ -81,5 +82,9 @@ def test_init_writes_a_config_once(repo: Path) -> None:
     assert first.exit_code == 0
     text = (repo / "shipyard.toml").read_text()
     assert 'goal = "build it"' in text and 'check = "pytest -q"' in text
+    config = load_config(repo)  # every key the template writes is valid
+    assert (
+        config.goal == "build it" and config.sandbox.enabled and config.models["worker"] == "openai:gpt-5.2"
+    )
     before = snapshot(repo)
     _assert_refused(invoke("init", str(repo)), repo, before, "already exists")

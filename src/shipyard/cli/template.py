@@ -50,6 +50,27 @@ planner_wakes = 3         # times a planner is woken with handoffs per cycle
 shell_timeout_s = 300
 check_timeout_s = 900
 
+# Agents' shell commands and the check run in a bubblewrap sandbox: read-only system, their worktree
+# writable, no network, limits per command. Shipyard refuses to run without bubblewrap unless
+# allow_unsandboxed = true.
+[sandbox]
+network = false          # true when the check command must download dependencies
+max_processes = 512
+memory_mb = 8192
+# extra_ro_paths = ["/opt/toolchain"]
+
+# Retries of failed model calls (rate limits honour Retry-After) and a circuit breaker per provider.
+[retry]
+max_attempts = 6
+base_s = 1.0
+max_s = 60.0
+
+# External coding-agent CLIs for a role, or a share of the worker slots (see the README).
+# [[backends.worker]]
+# cli = "claude"           # or "codex"
+# model = "claude-sonnet-4-6"
+# share = 0.5
+
 # Provider settings; keys come from the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY).
 # [providers.openai]
 # base_url = "http://127.0.0.1:8000/v1"   # an OpenAI-compatible server
