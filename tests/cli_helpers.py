@@ -55,6 +55,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 
 FAST_RETRY = "\n[retry]\nbase_s = 0.01\nmax_s = 0.05\nbreaker_cooldown_s = 0.05\n"
+_TEMPLATE_RETRY = "[retry]\nmax_attempts = 6\nbase_s = 1.0\nmax_s = 60.0\n"
 
 
 def make_demo_repo(root: Path, workers: int = 4, extra_toml: str = "") -> Path:
@@ -66,7 +67,10 @@ def make_demo_repo(root: Path, workers: int = 4, extra_toml: str = "") -> Path:
 
     root.mkdir(parents=True)
     write_sample(root)
-    (root / "shipyard.toml").write_text(_config_text(workers) + FAST_RETRY + extra_toml)
+    text = _config_text(workers)
+    assert _TEMPLATE_RETRY in text, "the init template's [retry] block changed; update this helper"
+    text = text.replace(_TEMPLATE_RETRY, FAST_RETRY.lstrip("\n"))
+    (root / "shipyard.toml").write_text(text + extra_toml)
     init_repo(root, "main", HARNESS, "sample")
     return root
 

@@ -254,8 +254,9 @@ def _apply_overrides(raw: dict[str, Any], ov: Overrides) -> dict[str, Any]:
     models = dict(out.get("models", {}))
     for item in ov.models:
         role, sep, model = item.partition("=")
-        if not sep:
-            role, model = "default", item
+        if not sep:  # one model for every role, over what the file says
+            models.update({r.value: item.strip() for r in Role})
+            continue
         models[role.strip()] = model.strip()
     out["models"] = models
     out.update(ov.extra)
