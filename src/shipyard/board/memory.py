@@ -9,11 +9,12 @@ from dataclasses import replace
 
 from shipyard.board import rules
 from shipyard.board.rules import Redact, Transition
-from shipyard.domain import Event, Handoff, Task, TaskKind, TaskSpec, TaskStatus
+from shipyard.board.transitions import Transitions
+from shipyard.domain import Event, Task, TaskKind, TaskSpec, TaskStatus
 from shipyard.redact import Redactor
 
 
-class InMemoryBoard:
+class InMemoryBoard(Transitions):
     """A thread-safe board held in memory; nothing survives the process."""
 
     def __init__(self, redact: Redact | None = None) -> None:
@@ -48,32 +49,6 @@ class InMemoryBoard:
             if not candidates:
                 return None
             return self._store(rules.claimed(min(candidates, key=rules.claim_key), agent, lease_s, at))
-
-    def heartbeat(self, task_id: int, agent: str, lease_s: float, now: float | None = None) -> None:
-        at = rules.clock(now)
-        self._apply(task_id, lambda t: rules.renewed(t, agent, lease_s, at))
-
-    def complete(self, task_id: int, agent: str, commits: Sequence[str], handoff: Handoff) -> Task:
-        at, said = time.time(), rules.redact_handoff(handoff, self._redact) or handoff
-        return self._apply(task_id, lambda t: rules.completed(t, agent, commits, said, at))
-
-    def release(
-        self, task_id: int, agent: str, reason: str, max_attempts: int, handoff: Handoff | None = None
-    ) -> Task:
-        at, why, said = time.time(), self._redact(reason), rules.redact_handoff(handoff, self._redact)
-        return self._apply(task_id, lambda t: rules.released(t, agent, why, max_attempts, said, at))
-
-    def fail(self, task_id: int, reason: str, handoff: Handoff | None = None) -> Task:
-        at, why, said = time.time(), self._redact(reason), rules.redact_handoff(handoff, self._redact)
-        return self._apply(task_id, lambda t: rules.failed(t, why, said, at))
-
-    def cancel(self, task_id: int, reason: str) -> Task:
-        at, why = time.time(), self._redact(reason)
-        return self._apply(task_id, lambda t: rules.cancelled(t, why, at))
-
-    def set_priority(self, task_id: int, priority: int) -> Task:
-        at = time.time()
-        return self._apply(task_id, lambda t: rules.reprioritised(t, priority, at))
 
     def expire_leases(self, max_attempts: int, now: float | None = None) -> list[Task]:
         at = rules.clock(now)

@@ -8,7 +8,7 @@ from pathlib import Path
 from shipyard.agent.sandbox import require_sandbox
 from shipyard.backends import BackendPicker, IsolationGuard, check_backends, covered_roles
 from shipyard.board.sqlite import SqliteBoard
-from shipyard.cli.checks import archive_board, check_checkout
+from shipyard.cli.checks import BOARD_FILE, archive_board, board_path, check_checkout
 from shipyard.cli.harden import harden
 from shipyard.cli.sim import build_sim_model, with_sim_goal
 from shipyard.config import ShipyardConfig
@@ -28,8 +28,6 @@ from shipyard.models.factory import (
 )
 from shipyard.models.pricing import Price
 from shipyard.models.scripted import load_recorded
-
-BOARD_FILE = "board.sqlite"
 
 
 def validate(repo: GitRepo, config: ShipyardConfig, env: Mapping[str, str]) -> dict[Role, ModelRef]:
@@ -124,7 +122,7 @@ def build_runtime(
 
 def open_board(repo: GitRepo) -> SqliteBoard:
     """The board of an existing run, for `status`; one clear line when there is none."""
-    path = repo.root / STATE_DIR / BOARD_FILE
+    path = board_path(repo)
     if not path.exists():
         raise RepoError(f"no Shipyard run in {repo.root}; start one with `shipyard run {repo.root}`")
     return SqliteBoard(path)

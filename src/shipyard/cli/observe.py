@@ -16,7 +16,8 @@ import typer
 from rich.console import Console
 
 from shipyard.board.sqlite import SqliteBoard
-from shipyard.cli.build import BOARD_FILE, open_board
+from shipyard.cli.build import open_board
+from shipyard.cli.checks import BOARD_FILE
 from shipyard.config import ShipyardConfig, load_config
 from shipyard.errors import UserError
 from shipyard.fleet.ledger import TRANSCRIPT_KINDS

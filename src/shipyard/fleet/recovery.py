@@ -38,30 +38,27 @@ def reconcile(rt: Runtime) -> Recovery:
     """Settle every claimed task against git, then clear leftovers; logs `RunRecovered`."""
     report = Recovery()
     report.checkout_repaired = rt.repo.finish_interrupted_sync(rt.config.branch)
+    logged = {e.task_id for e in rt.board.events() if e.kind == "CommitMerged"}
     for task in rt.board.tasks(TaskStatus.CLAIMED):
-        _settle(rt, task, report)
+        _settle(rt, task, report, task.id in logged)
     _clear_worktrees(rt, report)
     rt.record(Event("RunRecovered", report.as_dict()))
     return report
 
 
-def _settle(rt: Runtime, task: Task, report: Recovery) -> None:
+def _settle(rt: Runtime, task: Task, report: Recovery, merge_logged: bool) -> None:
     holder = task.lease_holder or "unknown"
     landed = rt.repo.find_landed(rt.config.branch, task.id)
     if landed is None:
         give_back(rt, task, holder, "the orchestrator restarted before this task ended")
         report.returned.append(task.id)
         return
-    if not _merge_logged(rt, task.id):
+    if not merge_logged:
         data = {"sha": landed, "commit": landed, "recovered": True}
         rt.record(Event("CommitMerged", data, task.id, holder))
     handoff = task.handoff or Handoff(summary="merged before a restart; recorded on resume")
     rt.board.complete(task.id, holder, [landed], handoff)
     report.recorded_merges.append(task.id)
-
-
-def _merge_logged(rt: Runtime, task_id: int) -> bool:
-    return any(e.kind == "CommitMerged" and e.task_id == task_id for e in rt.board.events())
 
 
 def sweep_worktrees(rt: Runtime) -> None:

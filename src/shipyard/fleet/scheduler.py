@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from shipyard.domain import Event, Task, TaskKind, TaskStatus
+from shipyard.domain import Event, Task, TaskKind
 from shipyard.fleet.briefing import handoff_text
 from shipyard.fleet.guard import guarded
 from shipyard.fleet.merger import Merger
@@ -155,7 +155,3 @@ class WorkPhase:
             self._claims.pop(task, None)  # type: ignore[arg-type]
             if slot is not None:
                 self._free.append(slot)
-
-    def open_or_claimed(self) -> int:
-        counts = self._rt.board.counts()
-        return counts[TaskStatus.OPEN.value] + counts[TaskStatus.CLAIMED.value]
