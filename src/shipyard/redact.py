@@ -61,16 +61,34 @@ def secret_values(environ: Mapping[str, str] | None = None, names: Iterable[str]
     return tuple(sorted(values, key=len, reverse=True))
 
 
+_MEMO_MIN_CHARS = 1_000  # shorter texts are redacted every time: a lookup would not pay
+_MEMO_ENTRIES = 64
+
+
 class Redactor:
-    """Replaces known secret values and key-shaped strings with a mask; idempotent and cheap."""
+    """Replaces known secret values and key-shaped strings with a mask; idempotent and cheap.
+
+    Long texts that come back again and again (every agent's system prompt) are redacted once.
+    """
 
     def __init__(self, secrets: Iterable[str] | None = None) -> None:
         found = secret_values() if secrets is None else secrets
         self._secrets = tuple(sorted({s for s in found if len(s) >= MIN_SECRET_LEN}, key=len, reverse=True))
         pattern = "|".join(re.escape(s) for s in self._secrets)
         self._literal = re.compile(pattern) if pattern else None
+        self._seen: dict[str, str] = {}
 
     def __call__(self, text: str) -> str:
+        if len(text) < _MEMO_MIN_CHARS:
+            return self._redact(text)
+        done = self._seen.get(text)
+        if done is None:
+            if len(self._seen) >= _MEMO_ENTRIES:
+                self._seen.clear()
+            done = self._seen[text] = self._redact(text)
+        return done
+
+    def _redact(self, text: str) -> str:
         if self._literal is not None:
             text = self._literal.sub(MASK, text)
         text = _KEY_SHAPES.sub(MASK, text)

@@ -46,11 +46,17 @@ def empty_counts() -> dict[str, int]:
 
 def json_data(data: dict[str, Any]) -> dict[str, Any]:
     """`data` as it comes back from JSON; fails on values JSON cannot hold, as the durable board would."""
+    return json_text(data)[1]
+
+
+def json_text(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """`data` as JSON text, and as it comes back from that text; `BoardError` if JSON cannot hold it."""
     try:
-        result: dict[str, Any] = json.loads(json.dumps(data))
+        text = json.dumps(data)
+        result: dict[str, Any] = json.loads(text)
     except (TypeError, ValueError) as exc:
         raise BoardError(f"event data must be JSON: {exc}") from exc
-    return result
+    return text, result
 
 
 def redact_value(value: Any, redact: Redact) -> Any:

@@ -267,10 +267,10 @@ def _insert_events(db: sqlite3.Connection, events: Sequence[Event]) -> list[Even
     stored = []
     for event in events:
         ts = event.ts or time.time()
-        data = rules.json_data(event.data)
+        text, data = rules.json_text(event.data)
         cursor = db.execute(
             "INSERT INTO events (ts, kind, task_id, agent, data) VALUES (?, ?, ?, ?, ?)",
-            (ts, event.kind, event.task_id, event.agent, json.dumps(data)),
+            (ts, event.kind, event.task_id, event.agent, text),
         )
         assert cursor.lastrowid is not None
         stored.append(replace(event, id=cursor.lastrowid, ts=ts, data=data))

@@ -76,9 +76,9 @@ class ChaosRepo(GitRepo):
         if self.rng.random() < self.rate:
             raise GitError([what], 128, "chaos: injected git failure")
 
-    def add_worktree(self, path: Path, branch: str, start: str) -> Path:
+    def add_worktree(self, path: Path, branch: str, start: str, spot: Path | None = None) -> Path:
         self._maybe_fail("worktree add")
-        return super().add_worktree(path, branch, start)
+        return super().add_worktree(path, branch, start, spot)
 
     def commit_all(
         self,

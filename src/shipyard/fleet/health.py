@@ -74,13 +74,13 @@ class HealthMonitor:
         repo = self._rt.repo
         started = time.monotonic()
         try:
-            await asyncio.to_thread(repo.add_worktree, path, branch, tip)
+            await asyncio.to_thread(repo.add_worktree, path, branch, tip, self._rt.parking_spot("check"))
             cfg = self._rt.config
             res = await run_command(cfg.check, path, cfg.fleet.check_timeout_s, Sandbox.of(cfg.sandbox))
         except GitError as exc:
             res = CommandResult(exit_code=-1, output=f"the check could not run: {exc}", timed_out=False)
         finally:
-            await asyncio.to_thread(repo.remove_worktree, path, branch)
+            await asyncio.to_thread(repo.remove_worktree, path, branch, self._rt.parking_spot("check"))
         result = CheckResult(
             tip, res.exit_code == 0, res.exit_code, res.output[-_TAIL_CHARS:], time.monotonic() - started
         )

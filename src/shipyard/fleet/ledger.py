@@ -43,7 +43,7 @@ class LedgerObserver:
         self._rt = rt
         self._totals = rt.totals
         self._task_id = task_id
-        self._redact = redact or Redactor()
+        self._redact = redact or rt.redact
         self._created = time.time()
         self._started = False
 

@@ -62,11 +62,13 @@ def _settle(rt: Runtime, task: Task, report: Recovery, merge_logged: bool) -> No
 
 
 def sweep_worktrees(rt: Runtime) -> None:
-    """Remove worktrees and branches that a crashed or cancelled agent left (when none is running)."""
+    """Remove worktrees and branches that a crashed or cancelled agent left, and let git do the
+    housekeeping its own commands would have done (only when no agent is running)."""
     report = Recovery()
     _clear_worktrees(rt, report)
     if report.removed_worktrees or report.removed_branches:
         rt.record(Event("WorktreesSwept", report.as_dict()))
+    rt.repo.maintain()
 
 
 def _clear_worktrees(rt: Runtime, report: Recovery) -> None:

@@ -14,6 +14,7 @@ from shipyard.config import ShipyardConfig
 from shipyard.domain import Event, Role
 from shipyard.git import GitRepo, Identity
 from shipyard.models.base import Model
+from shipyard.redact import Redactor
 
 STATE_DIR = ".shipyard"
 HARNESS = Identity("Shipyard", "shipyard@shipyard.local")
@@ -78,6 +79,8 @@ class Runtime:
     last_seen: dict[int, float] = field(default_factory=dict)
     # Why an agent was cancelled (e.g. stalled), so its task goes back with the reason.
     cancel_reasons: dict[int, str] = field(default_factory=dict)
+    # One redactor for every transcript: it remembers the long texts it has already masked.
+    redact: Redactor = field(default_factory=Redactor)
 
     @property
     def state_dir(self) -> Path:
@@ -85,6 +88,10 @@ class Runtime:
 
     def worktree_path(self, name: str) -> Path:
         return self.state_dir / "worktrees" / name
+
+    def parking_spot(self, agent: str) -> Path:
+        """Where `agent`'s last checkout waits to be reused by its next worktree (see `git.parking`)."""
+        return self.state_dir / "worktrees" / ".parked" / agent
 
     def prompts_dir(self) -> Path:
         return self.repo.root / self.config.prompts_dir

@@ -16,7 +16,6 @@ from shipyard.fleet.briefing import read_notes, task_brief
 from shipyard.fleet.merger import Merger
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
 from shipyard.fleet.session import Session, run_session
-from shipyard.redact import Redactor
 
 T = TypeVar("T")
 _MARKER_SCAN_BYTES = 4_000_000
@@ -30,6 +29,7 @@ class Seat:
     task: Task
     worktree: Path
     branch: str
+    start: str = ""
     merge_head: str | None = None
 
 
@@ -48,17 +48,18 @@ def handoff_of(outcome: AgentOutcome) -> Handoff:
 async def work_on(rt: Runtime, merger: Merger, agent: str, task: Task) -> None:
     """Carry one claimed task to its end: merged (done), returned to the board, or failed."""
     name = f"{agent}-task-{task.id}"
-    seat = Seat(agent, task, rt.worktree_path(name), f"shipyard/{name}")
-    tip = rt.repo.rev_parse(rt.config.branch) or rt.config.branch
+    tip = await asyncio.to_thread(rt.repo.rev_parse, rt.config.branch)
+    seat = Seat(agent, task, rt.worktree_path(name), f"shipyard/{name}", tip or rt.config.branch)
+    spot = rt.parking_spot(agent)
     beat = asyncio.get_running_loop().create_task(_heartbeat(rt, seat))
     try:
-        await asyncio.to_thread(rt.repo.add_worktree, seat.worktree, seat.branch, tip)
+        await asyncio.to_thread(rt.repo.add_worktree, seat.worktree, seat.branch, seat.start, spot)
         await _attempt(rt, merger, seat)
     finally:
         beat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beat
-        await asyncio.to_thread(rt.repo.remove_worktree, seat.worktree, seat.branch)
+        await asyncio.to_thread(rt.repo.remove_worktree, seat.worktree, seat.branch, spot)
 
 
 async def _heartbeat(rt: Runtime, seat: Seat) -> None:
@@ -131,13 +132,15 @@ async def _commit_and_land(
     rt: Runtime, merger: Merger, seat: Seat, handoff: Handoff
 ) -> tuple[bool, tuple[str, ...]]:
     """Commit the worktree and merge it; returns (landed, files in conflict for the next round)."""
-    summary = Redactor()(handoff.summary)  # commit messages outlive the run: no secret goes into history
+    summary = rt.redact(handoff.summary)  # commit messages outlive the run: no secret goes into history
     repo, message = rt.repo, f"{seat.task.title}\n\n{summary}\n\nShipyard-Task: #{seat.task.id}\n"
     identity = agent_identity(seat.agent)
-    await asyncio.to_thread(repo.commit_all, seat.worktree, message, identity, HARNESS, seat.merge_head)
+    made = await asyncio.to_thread(
+        repo.commit_all, seat.worktree, message, identity, HARNESS, seat.merge_head
+    )
     seat.merge_head = None
-    head = repo.rev_parse(seat.branch)
-    if head is None or repo.contains(rt.config.branch, head):
+    head = made or await asyncio.to_thread(_unmerged_head, rt, seat)
+    if head is None:
         _give_back(rt, seat, "finished without changes to merge", handoff)
         return False, ()
     for _ in range(3):
@@ -145,14 +148,28 @@ async def _commit_and_land(
         if result.merged and result.sha is not None:
             rt.board.complete(seat.task.id, seat.agent, [result.sha], handoff)
             return True, ()
-        tip = repo.rev_parse(rt.config.branch) or rt.config.branch
-        files = await asyncio.to_thread(repo.start_merge, seat.worktree, tip)
+        files, tip = await asyncio.to_thread(_merge_latest, rt, seat)
         seat.merge_head = tip if files else None
         if files:
             return False, files
-        head = repo.rev_parse(seat.branch) or head
+        head = await asyncio.to_thread(repo.rev_parse, seat.branch) or head
     _give_back(rt, seat, "merge kept failing without conflicts", handoff)
     return False, ()
+
+
+def _unmerged_head(rt: Runtime, seat: Seat) -> str | None:
+    """The branch's tip when nothing new was committed: None unless it holds work the shared branch lacks
+    (a fresh commit needs no such check: it cannot be on the shared branch yet)."""
+    head = rt.repo.rev_parse(seat.branch)
+    if head is None or head == seat.start or rt.repo.contains(rt.config.branch, head):
+        return None
+    return head
+
+
+def _merge_latest(rt: Runtime, seat: Seat) -> tuple[tuple[str, ...], str]:
+    """Merge the shared branch's tip into the seat's worktree: the conflicted files and that tip."""
+    tip = rt.repo.rev_parse(rt.config.branch) or rt.config.branch
+    return rt.repo.start_merge(seat.worktree, tip), tip
 
 
 def _conflict_text(rt: Runtime, files: tuple[str, ...], still: bool = False) -> str:

@@ -27,24 +27,29 @@ def commit_all(
     Concludes a pending merge only if its MERGE_HEAD is `merge_head` (the one the harness started); a
     MERGE_HEAD an agent wrote itself is dropped, so no commit can graft in a parent of its choosing.
     """
-    _drop_forged_merge(worktree, merge_head)
+    merging = _keep_only_our_merge(worktree, merge_head)
     git(worktree, "add", "--all")
-    merging = rev_parse(worktree, "MERGE_HEAD") is not None
-    if not merging and git(worktree, "diff", "--cached", "--quiet", ok=(0, 1)).code == 0:
-        return None
     env = identity_env(author, committer)
-    git(worktree, "commit", "--quiet", "--no-verify", "--file=-", env=env, stdin=message)
+    done = git(worktree, "commit", "--quiet", "--no-verify", "--file=-", env=env, stdin=message, ok=(0, 1))
+    if done.code == 1:  # nothing staged, or a hook refused: only the first is not an error
+        if merging or git(worktree, "diff", "--cached", "--quiet", ok=(0, 1)).code == 1:
+            raise GitError(["commit"], 1, done.stderr or done.stdout)
+        return None
     return git(worktree, "rev-parse", "HEAD").stdout.strip()
 
 
-def _drop_forged_merge(worktree: Path, expected: str | None) -> None:
+def _keep_only_our_merge(worktree: Path, expected: str | None) -> bool:
+    """Whether the merge the harness started is pending; any other MERGE_HEAD is dropped."""
     found = rev_parse(worktree, "MERGE_HEAD")
-    if found is None or found == expected:
-        return
+    if found is None:
+        return False
+    if found == expected:
+        return True
     for name in ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE"):
         raw = git(worktree, "rev-parse", "--git-path", name).stdout.strip()
         path = Path(raw) if Path(raw).is_absolute() else worktree / raw
         path.unlink(missing_ok=True)
+    return False
 
 
 def start_merge(worktree: Path, ref: str, identity: Identity = SHIPYARD) -> tuple[str, ...]:

@@ -90,6 +90,11 @@ class GitRepo:
         """Delete a local branch; nothing happens if it is gone."""
         recovery.delete_branch(self.root, name)
 
+    def maintain(self) -> None:
+        """What git would do after a commit when its thresholds are passed (pack loose objects, ...);
+        Shipyard's own git calls skip it, so the fleet runs it when no agent is at work."""
+        git(self.root, "-c", "maintenance.auto=true", "maintenance", "run", "--auto", "--quiet")
+
     def fsck(self) -> tuple[bool, str]:
         """`git fsck`: whether the repository is sound, and the report."""
         return recovery.fsck_ok(self.root)
@@ -105,13 +110,15 @@ class GitRepo:
         with exclude.open("a", encoding="utf-8") as handle:
             handle.write(f"{prefix}{pattern}\n")
 
-    def add_worktree(self, path: Path, branch: str, start: str) -> Path:
-        """Create `branch` at `start` in a new worktree at `path`, clearing leftovers of a crash first."""
-        return add_worktree(self.root, path, branch, start)
+    def add_worktree(self, path: Path, branch: str, start: str, spot: Path | None = None) -> Path:
+        """Create `branch` at `start` in a new worktree at `path`, clearing leftovers of a crash first
+        (and reusing the files parked at `spot`, if any)."""
+        return add_worktree(self.root, path, branch, start, spot)
 
-    def remove_worktree(self, path: Path, delete_branch: str | None = None) -> None:
-        """Force-remove a worktree and optionally a branch; no error when they are already gone."""
-        remove_worktree(self.root, path, delete_branch)
+    def remove_worktree(self, path: Path, delete_branch: str | None = None, spot: Path | None = None) -> None:
+        """Force-remove a worktree and optionally a branch; no error when they are already gone
+        (with `spot`, its files are parked there for the next worktree)."""
+        remove_worktree(self.root, path, delete_branch, spot)
 
     def list_worktrees(self) -> list[Path]:
         """The linked worktrees (the main work tree is not listed)."""

@@ -35,7 +35,11 @@ _DROPPED_ENV = frozenset(
 
 # Headless and deterministic: nobody can type a passphrase for a signing key in the middle of a run.
 # No fsmonitor or submodule commands: a repository an agent wrote must never run a program of its choosing.
+# No automatic maintenance after each commit or merge (a process each time, and a repack racing the fleet):
+# the fleet runs it once per cycle, when no agent is at work (`GitRepo.maintain`).
 _CONFIG = (
+    "-c",
+    "maintenance.auto=false",
     "-c",
     "commit.gpgSign=false",
     "-c",

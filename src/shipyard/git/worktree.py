@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipyard.git.parking import park, refresh, unpark
 from shipyard.git.ref import branch_tip
 from shipyard.git.run import git, nul_split
 
@@ -43,19 +44,70 @@ def list_worktrees(root: Path) -> list[Path]:
     return [entry.path for entry in worktree_entries(root)[1:]]
 
 
-def add_worktree(root: Path, path: Path, branch: str, start: str) -> Path:
-    """Create branch `branch` at `start` checked out in a new worktree at `path`, clearing crash leftovers."""
+def add_worktree(root: Path, path: Path, branch: str, start: str, spot: Path | None = None) -> Path:
+    """Create branch `branch` at `start` checked out in a new worktree at `path`, clearing crash leftovers.
+
+    The common case takes one short turn under the bookkeeping lock: the branch is created first, the
+    worktree is registered without a checkout, and its files are written outside the lock (reusing
+    the checkout parked at `spot`, if any). Whatever gets in the way (a leftover branch, folder or
+    registration) sends it down the careful path.
+    """
     path = path.resolve()
-    with _lock_for(root):
-        _clear_leftovers(root, path, branch)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        git(root, "worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), start)
+    _refuse_repository(root, path)
+    if not _add_quickly(root, path, branch, start, spot):
+        with _lock_for(root):
+            _clear_leftovers(root, path, branch)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            git(root, "worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), start)
     return path
 
 
-def remove_worktree(root: Path, path: Path, delete_branch: str | None = None) -> None:
-    """Force-remove the worktree at `path` and optionally a branch; nothing happens for what is gone."""
+def remove_worktree(
+    root: Path, path: Path, delete_branch: str | None = None, spot: Path | None = None
+) -> None:
+    """Force-remove the worktree at `path` and optionally a branch; nothing happens for what is gone.
+
+    The branch goes only if no other worktree has it checked out. With `spot`, the worktree's files
+    are parked there for the next worktree to reuse.
+    """
     path = path.resolve()
+    checked_out = _checked_out_branch(path)
+    if spot is not None and checked_out is not None:
+        park(path, spot)
+    with _lock_for(root):
+        done = git(root, "worktree", "remove", "--force", "--force", str(path), ok=(0, 128))
+    if done.code == 0 and delete_branch is not None and checked_out == delete_branch:
+        git(root, "update-ref", "-d", f"refs/heads/{delete_branch}")  # it was checked out only there
+    elif done.code != 0 or delete_branch is not None:
+        _remove_carefully(root, path, delete_branch)
+
+
+def _add_quickly(root: Path, path: Path, branch: str, start: str, spot: Path | None) -> bool:
+    """The common case of `add_worktree`; False, with nothing left behind, when something is in the way."""
+    if path.exists():
+        return False
+    ref = f"refs/heads/{branch}"
+    if git(root, "update-ref", ref, start, "", ok=(0, 1, 128)).code != 0:
+        return False  # the branch exists already (or `start` is not a commit): the careful path says which
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _lock_for(root):
+        added = git(
+            root, "worktree", "add", "--quiet", "--no-checkout", "--detach", str(path), ref, ok=(0, 128)
+        )
+    if added.code != 0:
+        git(root, "update-ref", "-d", ref)
+        return False
+    reused = spot is not None and unpark(spot, path)
+    git(path, "symbolic-ref", "HEAD", ref)
+    if reused:
+        refresh(path)
+    else:
+        git(path, "read-tree", "--reset", "-u", "HEAD")
+    return True
+
+
+def _remove_carefully(root: Path, path: Path, delete_branch: str | None) -> None:
+    """Remove whatever is registered at `path` (pruning what vanished) and delete a branch if it is free."""
     with _lock_for(root):
         git(root, "worktree", "prune")
         if _is_registered(root, path):
@@ -67,11 +119,24 @@ def remove_worktree(root: Path, path: Path, delete_branch: str | None = None) ->
             _delete_branch_if_free(root, delete_branch)
 
 
-def _clear_leftovers(root: Path, path: Path, branch: str) -> None:
-    """Remove what a crashed run may have left at `path` or under `branch`."""
+def _checked_out_branch(worktree: Path) -> str | None:
+    """The branch a linked worktree has checked out, read from its admin folder; None if unclear."""
+    try:
+        pointer = (worktree / ".git").read_text(encoding="utf-8").strip().removeprefix("gitdir: ")
+        head = (worktree / pointer / "HEAD").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else None
+
+
+def _refuse_repository(root: Path, path: Path) -> None:
     if root.resolve() == path or path in root.resolve().parents:
         raise ValueError(f"refusing to use {path} as a worktree: it holds the repository itself")
-    remove_worktree(root, path)
+
+
+def _clear_leftovers(root: Path, path: Path, branch: str) -> None:
+    """Remove what a crashed run may have left at `path` or under `branch`."""
+    _remove_carefully(root, path, None)
     if path.exists():
         shutil.rmtree(path)
     _delete_branch_if_free(root, branch)

@@ -1,0 +1,85 @@
+"""Parked checkouts: the files of a removed worktree, kept so the next worktree writes only what changed.
+
+Writing a full checkout costs one file creation per tracked file, and creating files is the dearest
+thing a worktree does (about 0.5 ms each on this project's reference disk). A worktree is still removed
+when its task ends (registration, admin folder, branch), but its folder is first moved to a parking
+spot: one per agent, so the spots stay as few as the agents. The next worktree of that agent moves the
+folder back in, rebuilds its index from the new tip (no index is trusted from the last agent), lets git
+rewrite only the files whose content differs, and deletes every untracked or ignored file: it starts
+exactly as a fresh checkout would.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from shipyard.git.run import git
+
+_POINTER = ".git"
+
+
+def park(worktree: Path, spot: Path) -> bool:
+    """Move a worktree's files to `spot`, leaving only its `.git` pointer behind (so git can remove it).
+
+    False when that cannot be done: the worktree is then as it was, or its folder is gone.
+    """
+    if not (worktree / _POINTER).is_file():
+        return False
+    shutil.rmtree(spot, ignore_errors=True)
+    spot.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(worktree, spot)
+    except OSError:
+        return False
+    try:
+        worktree.mkdir()
+        os.rename(spot / _POINTER, worktree / _POINTER)
+    except OSError:  # the files are disposable now: drop them, and let git clear what is registered
+        shutil.rmtree(spot, ignore_errors=True)
+        return False
+    return True
+
+
+def unpark(spot: Path, worktree: Path) -> bool:
+    """Move the files parked at `spot` into a new worktree that has nothing but its `.git` pointer yet.
+
+    False when there is nothing to reuse (the worktree is then as it was: empty).
+    """
+    if not spot.is_dir() or sorted(os.listdir(worktree)) != [_POINTER]:
+        return False
+    try:
+        _remove_entry(spot / _POINTER)
+        os.rename(worktree / _POINTER, spot / _POINTER)
+        worktree.rmdir()
+        os.rename(spot, worktree)
+    except OSError:
+        _restore(spot, worktree)
+        return False
+    return True
+
+
+def refresh(worktree: Path) -> None:
+    """Make a reused folder match the worktree's HEAD exactly: rewrite what differs, drop what is extra."""
+    # A fresh index from HEAD (nothing of the last agent's is trusted), refreshed: the files that match
+    # get their stat recorded, so the hard reset rewrites only the others. (`--quiet` would skip that.)
+    git(worktree, "reset", "--mixed", "--no-quiet", ok=(0, 1))
+    git(worktree, "reset", "--hard", "--quiet")
+    git(worktree, "clean", "-ffdxq")
+
+
+def _remove_entry(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _restore(spot: Path, worktree: Path) -> None:
+    """After a failed unpark: the worktree gets its pointer back, the parked files are dropped."""
+    if not worktree.exists():
+        worktree.mkdir()
+    if not (worktree / _POINTER).exists() and (spot / _POINTER).exists():
+        os.rename(spot / _POINTER, worktree / _POINTER)
+    shutil.rmtree(spot, ignore_errors=True)
