@@ -6,7 +6,7 @@ import asyncio
 
 from conftest import FleetFactory, run
 
-from shipyard.domain import Role, TaskStatus
+from shipyard.domain import Event, Role, TaskStatus
 from shipyard.models.base import ModelRequest, ModelResponse
 from shipyard.models.scripted import ScriptedModel, call, turn
 
@@ -154,3 +154,38 @@ def test_delegation_stops_at_the_depth_limit(fleet: FleetFactory) -> None:
     ]
     assert deeper and all(e.data["is_error"] for e in deeper)  # refused: no delegate past max_depth
     assert [t.spec.depth for t in rt.board.tasks()] == [1]
+
+
+def _task_writer(req: ModelRequest) -> ModelResponse:
+    """Writes a file of its own for each task (named from the task's prompt), then finishes."""
+    if _steps(req) == 0:
+        name = f"t{sum(map(ord, req.messages[-1].content))}.txt"
+        return turn(call("write_file", path=name, content="x"))
+    return turn(call("finish", summary="wrote my file"))
+
+
+def test_one_worker_reuses_its_checkout_and_nothing_is_left(fleet: FleetFactory) -> None:
+    planner = ScriptedModel({Role.PLANNER: _planner("a", "b", "c"), Role.JUDGE: _judge("stop")})
+    rt = fleet(
+        {
+            Role.PLANNER: planner,
+            Role.JUDGE: planner,
+            Role.WORKER: ScriptedModel(programs={Role.WORKER: _task_writer}),
+            Role.SUBPLANNER: planner,
+        },
+        workers=1,
+        max_cycles=1,
+    )
+    readmes: list[int] = []  # the inode of README.md in each task's worktree, as its worker starts
+
+    def note(e: Event) -> None:
+        if e.kind == "AgentStarted" and e.data["role"] == "worker":
+            readmes.append((rt.worktree_path(f"{e.agent}-task-{e.task_id}") / "README.md").stat().st_ino)
+
+    rt.progress = note
+    result = run(rt)
+    assert result.state == "done" and rt.board.counts()["done"] == 3
+    assert len(readmes) == 3 and len(set(readmes)) == 1  # one file, reused by every task's checkout
+    assert rt.repo.list_worktrees() == []
+    assert not (rt.state_dir / "worktrees").exists()
+    assert rt.repo.changed_files(rt.repo.root) == []

@@ -28,8 +28,8 @@ def park(worktree: Path, spot: Path) -> bool:
     if not (worktree / _POINTER).is_file():
         return False
     shutil.rmtree(spot, ignore_errors=True)
-    spot.parent.mkdir(parents=True, exist_ok=True)
     try:
+        spot.parent.mkdir(parents=True, exist_ok=True)
         os.rename(worktree, spot)
     except OSError:
         return False

@@ -1,0 +1,101 @@
+"""Parked checkouts: a removed worktree's files reused by the next one, which must start as a fresh one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from shipyard.git import GitRepo
+
+if TYPE_CHECKING:
+    from conftest import Tree
+
+
+def _files(root: Path) -> dict[str, str]:
+    """Every file under `root` but the `.git` pointer, with its text."""
+    found = {}
+    for path in root.rglob("*"):
+        if path.is_file() and path.name != ".git":
+            found[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
+    return found
+
+
+def _used_once(repo: GitRepo, tmp_path: Path, tree: Tree, spot: Path) -> None:
+    """A worktree that an agent left messy (edits, new files, ignored files), removed with parking."""
+    tree.commit(repo.root, {".gitignore": "*.log\n", "keep/same.txt": "same\n"}, "ignore logs")
+    path = repo.add_worktree(tmp_path / "w1", "shipyard/w1", "main", spot)
+    tree.write(path, {"README.md": "edited by the agent\n", "new.txt": "untracked\n", "out.log": "ignored\n"})
+    (path / "c.txt").unlink()
+    repo.remove_worktree(path, "shipyard/w1", spot)
+
+
+def test_removing_parks_the_files_and_removes_the_worktree(repo: GitRepo, tmp_path: Path, tree: Tree) -> None:
+    spot = tmp_path / "parked" / "worker-1"
+    _used_once(repo, tmp_path, tree, spot)
+    assert not (tmp_path / "w1").exists()
+    assert repo.list_worktrees() == []
+    assert not repo.branch_exists("shipyard/w1")
+    assert not (spot / ".git").exists()
+    assert (spot / "new.txt").read_text() == "untracked\n"
+
+
+def test_a_reused_checkout_is_exactly_a_fresh_one(repo: GitRepo, tmp_path: Path, tree: Tree) -> None:
+    spot = tmp_path / "parked" / "worker-1"
+    _used_once(repo, tmp_path, tree, spot)
+    tree.commit(repo.root, {"c.txt": "changed on main\n", "later/added.txt": "x\n"}, "main moves on")
+    reused = repo.add_worktree(tmp_path / "w2", "shipyard/w2", "main", spot)
+    fresh = repo.add_worktree(tmp_path / "w3", "shipyard/w3", "main")
+    assert _files(reused) == _files(fresh)
+    assert "new.txt" not in _files(reused) and "out.log" not in _files(reused)
+    assert repo.changed_files(reused) == []
+    assert repo.rev_parse("shipyard/w2") == repo.rev_parse("main")
+    assert repo.current_branch() == "main"
+    assert not spot.exists()
+
+
+def test_reuse_rewrites_only_what_changed(repo: GitRepo, tmp_path: Path, tree: Tree) -> None:
+    spot = tmp_path / "parked" / "worker-1"
+    _used_once(repo, tmp_path, tree, spot)
+    before = (spot / "keep" / "same.txt").stat().st_ino
+    tree.commit(repo.root, {"c.txt": "changed on main\n"}, "main moves on")
+    reused = repo.add_worktree(tmp_path / "w2", "shipyard/w2", "main", spot)
+    assert (reused / "keep" / "same.txt").stat().st_ino == before
+    assert (reused / "c.txt").read_text() == "changed on main\n"
+
+
+def test_a_file_tampered_with_behind_the_index_is_restored(repo: GitRepo, tmp_path: Path, tree: Tree) -> None:
+    spot = tmp_path / "parked" / "worker-1"
+    path = repo.add_worktree(tmp_path / "w1", "shipyard/w1", "main", spot)
+    target = path / "README.md"
+    stat = target.stat()
+    target.write_text("HELLO\n")  # same size, and the old times put back: only the content tells
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    repo.remove_worktree(path, "shipyard/w1", spot)
+    reused = repo.add_worktree(tmp_path / "w2", "shipyard/w2", "main", spot)
+    assert (reused / "README.md").read_text() == "hello\n"
+
+
+def test_a_spot_that_cannot_be_made_still_removes_the_worktree(repo: GitRepo, tmp_path: Path) -> None:
+    (tmp_path / "blocked").write_text("a file where the parking folder would go")
+    spot = tmp_path / "blocked" / "worker-1"
+    path = repo.add_worktree(tmp_path / "w1", "shipyard/w1", "main", spot)
+    repo.remove_worktree(path, "shipyard/w1", spot)
+    assert not path.exists()
+    assert repo.list_worktrees() == []
+    assert not repo.branch_exists("shipyard/w1")
+    again = repo.add_worktree(tmp_path / "w1", "shipyard/w1", "main", spot)
+    assert (again / "README.md").read_text() == "hello\n"
+
+
+def test_a_spot_with_a_planted_git_folder_is_still_reused_safely(
+    repo: GitRepo, tmp_path: Path, tree: Tree
+) -> None:
+    spot = tmp_path / "parked" / "worker-1"
+    _used_once(repo, tmp_path, tree, spot)
+    tree.write(spot, {".git/HEAD": "ref: refs/heads/elsewhere\n"})
+    reused = repo.add_worktree(tmp_path / "w2", "shipyard/w2", "main", spot)
+    assert (reused / ".git").is_file()
+    assert repo.current_branch() == "main"
+    assert repo.changed_files(reused) == []
+    assert [p.name for p in repo.list_worktrees()] == ["w2"]
