@@ -7,6 +7,8 @@ from pathlib import Path
 
 from cli_helpers import invoke
 
+from shipyard.bench.measure import filesystem
+
 COLUMNS = {
     "coordination": {
         "agents",
@@ -26,6 +28,7 @@ COLUMNS = {
         "conflicts_per_task",
         "retries_per_task",
         "lost_commits",
+        "disk",
     },
     "baselines": {"design", "agents", "tasks_per_s", "effective_agents", "shipyard_ratio"},
 }
@@ -69,3 +72,9 @@ def test_unknown_scenarios_and_sizes_get_one_line_and_exit_2() -> None:
     assert variant.exit_code == 2 and "unknown variant `lukewarm` of `git`" in variant.stderr
     sizes = invoke("bench", "--agents", "0,4")
     assert sizes.exit_code == 2 and "between 1 and 4096" in sizes.stderr
+
+
+def test_the_disk_of_a_path_is_named() -> None:
+    assert filesystem(Path("/proc/self")) == "proc"
+    assert filesystem(Path("/dev/shm")) == "tmpfs"
+    assert filesystem(Path("/")) not in ("?", "proc", "tmpfs")

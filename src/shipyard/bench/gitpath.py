@@ -16,7 +16,7 @@ from pathlib import Path
 
 from shipyard.bench.audit import Audit, audit_run
 from shipyard.bench.coordination import BenchError, add_tasks, bench_config
-from shipyard.bench.measure import Span, Stopwatch, percentile, rate
+from shipyard.bench.measure import Span, Stopwatch, filesystem, percentile, rate
 from shipyard.bench.mergepath import make_repo, merge_fleet
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.domain import Role
@@ -43,6 +43,7 @@ class GitRow:
     retries_per_task: float
     lost_commits: int
     failed: int
+    disk: str  # the file system the repository and its worktrees were on
 
 
 async def git_fleet(root: Path, agents: int, w: SimWorkload) -> tuple[Span, Audit]:
@@ -70,7 +71,7 @@ def _nothing() -> None:
     """No budget in the benchmarks."""
 
 
-def git_row(agents: int, mix: str, w: SimWorkload, span: Span, a: Audit) -> GitRow:
+def git_row(agents: int, mix: str, w: SimWorkload, span: Span, a: Audit, disk: str) -> GitRow:
     if a.unsettled:
         raise BenchError(f"git with {agents} agents ({mix}): {a.unsettled} tasks neither merged nor failed")
     return GitRow(
@@ -85,6 +86,7 @@ def git_row(agents: int, mix: str, w: SimWorkload, span: Span, a: Audit) -> GitR
         retries_per_task=round(a.retries / max(1, a.merged), 3),
         lost_commits=a.lost,
         failed=a.failed,
+        disk=disk,
     )
 
 
@@ -106,5 +108,6 @@ def run_git(sizes: Sequence[int], mixes: Sequence[str], w: SimWorkload, per_agen
             load = replace(w, tasks=tasks, hot_share=MIXES[mix] or 0.0)
             with tempfile.TemporaryDirectory(prefix="shipyard-bench-git-") as tmp:
                 span, found = asyncio.run(_one(Path(tmp), agents, mix, load))
-            rows.append(git_row(agents, mix, load, span, found))
+                disk = filesystem(Path(tmp))
+            rows.append(git_row(agents, mix, load, span, found, disk))
     return rows

@@ -8,12 +8,33 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 
 def peak_rss_mb() -> float:
     """The process's peak resident memory so far, in MiB (it never goes down within a process)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def filesystem(path: Path) -> str:
+    """The type of the file system `path` is on ("ext4", "tmpfs", ...), from /proc/mounts; "?" if unknown.
+
+    Git's cost per task is mostly the kernel creating files, which differs by file system many times over.
+    """
+    try:
+        mounts = Path("/proc/mounts").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return "?"
+    target, best, kind = path.resolve(), -1, "?"
+    for line in mounts:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = Path(fields[1].replace("\\040", " "))
+        if (target == point or point in target.parents) and len(point.parts) > best:
+            best, kind = len(point.parts), fields[2]
+    return kind
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -42,7 +42,7 @@ def _git(rows: Rows) -> list[Verdict]:
             Verdict(
                 "git >= 30 merged/s at 64 on disjoint files",
                 row["merged_per_s"] >= 30,
-                str(row["merged_per_s"]),
+                f"{row['merged_per_s']} (repository on {row.get('disk', '?')}; TMPDIR picks the disk)",
             )
         )
     full = [r for r in rows if r["mix"] in ("disjoint", "hot")]

@@ -41,8 +41,15 @@ class Merger:
         self._max_batch = max_batch
         self._waiting: list[_Landing] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._tip: str | None = None
         # Its own thread: merges never queue behind worktree and commit work in the shared pool.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shipyard-merger")
+
+    @property
+    def tip(self) -> str | None:
+        """The shared branch's tip as the last batch left it (None before the first): the merger is the
+        only writer of the branch during a run, so new worktrees can start here without asking git."""
+        return self._tip
 
     async def land(self, task: Task, agent: str, commit: str) -> MergeResult:
         """Merge `commit` onto the shared branch; record `CommitMerged` or `MergeConflicted`."""
@@ -77,6 +84,7 @@ class Merger:
         for landing, result in zip(batch, results, strict=True):
             self._record(landing, result, len(batch))
         start, end = results[0].old_tip, _last_tip(results)
+        self._tip = end or self._tip
         if start is not None and end is not None and end != start:
             await self._sync_checkout(start, end)
             self._on_merged(end)

@@ -48,7 +48,7 @@ def handoff_of(outcome: AgentOutcome) -> Handoff:
 async def work_on(rt: Runtime, merger: Merger, agent: str, task: Task) -> None:
     """Carry one claimed task to its end: merged (done), returned to the board, or failed."""
     name = f"{agent}-task-{task.id}"
-    tip = await asyncio.to_thread(rt.repo.rev_parse, rt.config.branch)
+    tip = merger.tip or await asyncio.to_thread(rt.repo.rev_parse, rt.config.branch)
     seat = Seat(agent, task, rt.worktree_path(name), f"shipyard/{name}", tip or rt.config.branch)
     spot = rt.parking_spot(agent)
     beat = asyncio.get_running_loop().create_task(_heartbeat(rt, seat))
