@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from cli_helpers import invoke
-
 from shipyard.bench.measure import filesystem
 
 COLUMNS = {

@@ -9,6 +9,7 @@ import pytest
 
 from shipyard.errors import GitError
 from shipyard.git import GitRepo, Identity
+from shipyard.git.ref import head_commit
 
 if TYPE_CHECKING:
     from conftest import Tree
@@ -83,3 +84,19 @@ def test_start_merge_refused_by_local_changes_raises(repo: GitRepo, tmp_path: Pa
     with pytest.raises(GitError):
         repo.start_merge(path, "main")
     assert (path / "c.txt").read_text() == "uncommitted\n2\n3\n"
+
+
+def test_head_commit_reads_a_loose_branch_and_declines_the_rest(
+    repo: GitRepo, tmp_path: Path, tree: Tree
+) -> None:
+    path = repo.add_worktree(tmp_path / "w1", "shipyard/w1", "main")
+    sha = tree.commit(path, {"new.txt": "x\n"})
+    assert head_commit(path) == sha
+    assert head_commit(repo.root) is None  # the main work tree: `.git` is a folder, git is asked
+    tree.git(repo.root, "pack-refs", "--all")
+    assert head_commit(path) is None  # packed: no loose file to read
+    assert repo.commit_all(path, "m", WORKER, HARNESS) is None
+    tree.write(path, {"more.txt": "y\n"})
+    assert repo.commit_all(path, "m", WORKER, HARNESS) == repo.rev_parse("shipyard/w1")
+    tree.git(path, "checkout", "--quiet", "--detach")
+    assert head_commit(path) is None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from shipyard.errors import GitError
 from shipyard.git.identity import SHIPYARD, Identity, identity_env
-from shipyard.git.ref import rev_parse
+from shipyard.git.ref import head_commit, rev_parse
 from shipyard.git.run import git, nul_split
 
 SHIPYARD_DIR = ".shipyard"
@@ -35,7 +35,7 @@ def commit_all(
         if merging or git(worktree, "diff", "--cached", "--quiet", ok=(0, 1)).code == 1:
             raise GitError(["commit"], 1, done.stderr or done.stdout)
         return None
-    return git(worktree, "rev-parse", "HEAD").stdout.strip()
+    return head_commit(worktree) or git(worktree, "rev-parse", "HEAD").stdout.strip()
 
 
 def _keep_only_our_merge(worktree: Path, expected: str | None) -> bool:

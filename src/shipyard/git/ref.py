@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from shipyard.git.run import git
+
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def rev_parse(cwd: Path, ref: str) -> str | None:
@@ -42,3 +45,38 @@ def is_ancestor(cwd: Path, ancestor: str, descendant: str) -> bool:
 def tree_of(cwd: Path, commit: str) -> str:
     """The tree sha of a commit."""
     return git(cwd, "rev-parse", "--verify", f"{commit}^{{tree}}").stdout.strip()
+
+
+def head_branch(worktree: Path) -> str | None:
+    """The branch a linked worktree has checked out, read from its admin folder; None if unclear."""
+    found = _admin_head(worktree)
+    return None if found is None else found[1]
+
+
+def head_commit(worktree: Path) -> str | None:
+    """The commit at HEAD of a linked worktree, read from the files git keeps (its branch as a loose
+    ref), sparing a process; None when the files are not plainly there (packed refs, a detached HEAD,
+    another ref store), and then git must be asked."""
+    found = _admin_head(worktree)
+    if found is None:
+        return None
+    admin, branch = found
+    try:
+        common = admin / (admin / "commondir").read_text(encoding="utf-8").strip()
+        sha = (common / "refs" / "heads" / branch).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return sha if _OBJECT_ID.fullmatch(sha) else None
+
+
+def _admin_head(worktree: Path) -> tuple[Path, str] | None:
+    """A linked worktree's admin folder and the branch its HEAD names; None if either is unclear."""
+    try:
+        pointer = (worktree / ".git").read_text(encoding="utf-8").strip()
+        admin = worktree / pointer.removeprefix("gitdir: ")
+        head = (admin / "HEAD").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not pointer.startswith("gitdir: ") or not head.startswith("ref: refs/heads/"):
+        return None
+    return admin, head.removeprefix("ref: refs/heads/")

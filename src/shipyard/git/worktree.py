@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard.git.parking import park, refresh, unpark
-from shipyard.git.ref import branch_tip
+from shipyard.git.ref import branch_tip, head_branch
 from shipyard.git.run import git, nul_split
 
 # git reads every worktree's admin folder in `worktree add/list/prune` and `branch -D`, and fails on one
@@ -71,7 +71,7 @@ def remove_worktree(
     are parked there for the next worktree to reuse.
     """
     path = path.resolve()
-    checked_out = _checked_out_branch(path)
+    checked_out = head_branch(path)
     if spot is not None and checked_out is not None:
         park(path, spot)
     with _lock_for(root):
@@ -117,16 +117,6 @@ def _remove_carefully(root: Path, path: Path, delete_branch: str | None) -> None
                 git(root, "worktree", "prune")
         if delete_branch is not None:
             _delete_branch_if_free(root, delete_branch)
-
-
-def _checked_out_branch(worktree: Path) -> str | None:
-    """The branch a linked worktree has checked out, read from its admin folder; None if unclear."""
-    try:
-        pointer = (worktree / ".git").read_text(encoding="utf-8").strip().removeprefix("gitdir: ")
-        head = (worktree / pointer / "HEAD").read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else None
 
 
 def _refuse_repository(root: Path, path: Path) -> None:
