@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from shipyard.git import GitRepo
+import pytest
+
+from shipyard.errors import GitError
+from shipyard.git import GitRepo, parking
+from shipyard.git.run import GitOutput, git
 
 if TYPE_CHECKING:
     from conftest import Tree
@@ -99,3 +103,24 @@ def test_a_spot_with_a_planted_git_folder_is_still_reused_safely(
     assert repo.current_branch() == "main"
     assert repo.changed_files(reused) == []
     assert [p.name for p in repo.list_worktrees()] == ["w2"]
+
+
+def test_when_git_cannot_bring_a_reused_folder_in_line_it_is_checked_out_afresh(
+    repo: GitRepo, tmp_path: Path, tree: Tree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spot = tmp_path / "parked" / "worker-1"
+    _used_once(repo, tmp_path, tree, spot)
+    locked = spot / "locked"
+    tree.write(locked, {"inside.txt": "x"})
+    locked.chmod(0o500)
+
+    def failing_clean(cwd: Path, *args: str, **kwargs: Any) -> GitOutput:
+        if args[0] == "clean":
+            raise GitError(["clean"], 1, "warning: failed to remove locked/inside.txt")
+        return git(cwd, *args, **kwargs)
+
+    monkeypatch.setattr(parking, "git", failing_clean)
+    reused = repo.add_worktree(tmp_path / "w2", "shipyard/w2", "main", spot)
+    fresh = repo.add_worktree(tmp_path / "w3", "shipyard/w3", "main")
+    assert _files(reused) == _files(fresh)
+    assert repo.changed_files(reused) == []

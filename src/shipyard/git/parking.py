@@ -15,6 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
+from shipyard.errors import GitError
 from shipyard.git.run import git
 
 _POINTER = ".git"
@@ -27,8 +28,8 @@ def park(worktree: Path, spot: Path) -> bool:
     """
     if not (worktree / _POINTER).is_file():
         return False
-    shutil.rmtree(spot, ignore_errors=True)
     try:
+        _remove_entry(spot)
         spot.parent.mkdir(parents=True, exist_ok=True)
         os.rename(worktree, spot)
     except OSError:
@@ -61,19 +62,42 @@ def unpark(spot: Path, worktree: Path) -> bool:
 
 
 def refresh(worktree: Path) -> None:
-    """Make a reused folder match the worktree's HEAD exactly: rewrite what differs, drop what is extra."""
-    # A fresh index from HEAD (nothing of the last agent's is trusted), refreshed: the files that match
-    # get their stat recorded, so the hard reset rewrites only the others. (`--quiet` would skip that.)
-    git(worktree, "reset", "--mixed", "--no-quiet", ok=(0, 1))
-    git(worktree, "reset", "--hard", "--quiet")
-    git(worktree, "clean", "-ffdxq")
+    """Make a reused folder match the worktree's HEAD exactly: rewrite what differs, drop what is extra.
+
+    Should git fail at it (say, on a folder an agent made read-only), the folder is emptied and checked
+    out afresh.
+    """
+    try:
+        # A fresh index from HEAD (nothing of the last agent's is trusted), refreshed: the files that
+        # match get their stat recorded, so the hard reset rewrites only the others (`--quiet` would
+        # skip the refresh).
+        git(worktree, "reset", "--mixed", "--no-quiet", ok=(0, 1))
+        git(worktree, "reset", "--hard", "--quiet")
+        git(worktree, "clean", "-ffdxq")
+    except GitError:
+        for entry in worktree.iterdir():
+            if entry.name != _POINTER:
+                _remove_entry(entry)
+        git(worktree, "read-tree", "--reset", "-u", "HEAD")
 
 
 def _remove_entry(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
+    """Delete a file or a whole folder, first making writable any folder an agent locked."""
+    if not path.is_dir() or path.is_symlink():
+        path.unlink(missing_ok=True)
+        return
+    try:
         shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
+    except OSError:
+        _unlock(path)
+        shutil.rmtree(path)
+
+
+def _unlock(folder: Path) -> None:
+    os.chmod(folder, 0o700)
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            _unlock(Path(entry.path))
 
 
 def _restore(spot: Path, worktree: Path) -> None:
