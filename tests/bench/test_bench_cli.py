@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
+
+import pytest
 
 from cli_helpers import invoke
 from shipyard.bench.measure import filesystem
@@ -33,8 +36,13 @@ COLUMNS = {
 }
 
 
-def test_a_small_bench_writes_its_table_json_and_plot(tmp_path: Path) -> None:
+def test_a_small_bench_writes_its_table_json_and_plot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out, png = tmp_path / "bench.json", tmp_path / "bench.png"
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     result = invoke(
         "bench",
         "--scenario", "coordination",
@@ -58,6 +66,7 @@ def test_a_small_bench_writes_its_table_json_and_plot(tmp_path: Path) -> None:
         (mix, n) for mix in ("disjoint", "hot", "merge_batched") for n in (1, 3)
     }
     assert all(r["lost_commits"] == 0 for r in data["git"])
+    assert list(scratch.iterdir()) == []  # every run's repository is gone once the bench ends
     designs = {r["design"] for r in data["baselines"]}
     assert designs == {"shipyard", "shipyard_git", "locks", "flat_occ", "push_retry"}
     assert all(r["shipyard_ratio"] is not None for r in data["baselines"] if r["vs"])

@@ -9,7 +9,6 @@ path of the `git` scenario (worktrees, commits, the batching merger) with the sa
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 from shipyard.bench.coordination import board_fleet
 from shipyard.bench.gitpath import git_fleet
-from shipyard.bench.measure import rate
+from shipyard.bench.measure import rate, scratch_folder
 from shipyard.bench.peers import PeerRun, flat_occ, locks
 from shipyard.bench.pushretry import push_retry
 from shipyard.models.sim import SimWorkload
@@ -57,9 +56,8 @@ async def _shipyard_git(root: Path, agents: int, w: SimWorkload) -> PeerRun:
 SHIPYARD: dict[str, Design] = {"shipyard": _shipyard, "shipyard_git": _shipyard_git}
 
 
-def _measure(design: Design, agents: int, w: SimWorkload) -> PeerRun:
-    with tempfile.TemporaryDirectory(prefix="shipyard-bench-peers-") as tmp:
-        return asyncio.run(design(Path(tmp), agents, w))
+def _measure(design: Design, agents: int, w: SimWorkload, scratch: Path) -> PeerRun:
+    return asyncio.run(design(scratch_folder(scratch, "peers-"), agents, w))
 
 
 @dataclass(frozen=True)
@@ -71,6 +69,7 @@ class BaselinePlan:
     simulated: SimWorkload
     git: SimWorkload
     per_agent: int
+    scratch: Path  # where each run's repositories go (see `scratch_folder`)
 
 
 def run_baselines(plan: BaselinePlan) -> list[BaselineRow]:
@@ -84,7 +83,7 @@ def run_baselines(plan: BaselinePlan) -> list[BaselineRow]:
         load = plan.git if name in ("push_retry", "shipyard_git") else plan.simulated
         for agents in sizes:
             w = replace(load, tasks=max(plan.per_agent * agents, 2 * plan.per_agent), hot_share=0.0)
-            rows.append(_row(name, agents, w, _measure(design, agents, w), rows))
+            rows.append(_row(name, agents, w, _measure(design, agents, w, plan.scratch), rows))
     return rows
 
 

@@ -9,14 +9,13 @@ content. Two more mixes time the merge path alone (see `mergepath`), batched and
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from shipyard.bench.audit import Audit, audit_run
 from shipyard.bench.coordination import BenchError, add_tasks, bench_config
-from shipyard.bench.measure import Span, Stopwatch, filesystem, percentile, rate
+from shipyard.bench.measure import Span, Stopwatch, filesystem, percentile, rate, scratch_folder
 from shipyard.bench.mergepath import make_repo, merge_fleet
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.domain import Role
@@ -97,8 +96,10 @@ async def _one(root: Path, agents: int, mix: str, w: SimWorkload) -> tuple[Span,
     return await merge_fleet(make_repo(root / "repo"), agents, w, batch)
 
 
-def run_git(sizes: Sequence[int], mixes: Sequence[str], w: SimWorkload, per_agent: int) -> list[GitRow]:
-    """One row per file mix and fleet size."""
+def run_git(
+    sizes: Sequence[int], mixes: Sequence[str], w: SimWorkload, per_agent: int, scratch: Path
+) -> list[GitRow]:
+    """One row per file mix and fleet size; each run's repository in a new folder under `scratch`."""
     rows = []
     for mix in mixes:
         for agents in sizes:
@@ -106,8 +107,7 @@ def run_git(sizes: Sequence[int], mixes: Sequence[str], w: SimWorkload, per_agen
             if mix not in FULL_PATH_MIXES:  # the same commits at every size: history depth costs merges
                 tasks = per_agent * max(sizes)
             load = replace(w, tasks=tasks, hot_share=MIXES[mix] or 0.0)
-            with tempfile.TemporaryDirectory(prefix="shipyard-bench-git-") as tmp:
-                span, found = asyncio.run(_one(Path(tmp), agents, mix, load))
-                disk = filesystem(Path(tmp))
-            rows.append(git_row(agents, mix, load, span, found, disk))
+            folder = scratch_folder(scratch, f"git-{mix}-{agents}-")
+            span, found = asyncio.run(_one(folder, agents, mix, load))
+            rows.append(git_row(agents, mix, load, span, found, filesystem(folder)))
     return rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import resource
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,17 @@ def peak_rss_mb() -> float:
     """The process's peak resident memory so far, in MiB (it never goes down within a process)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def scratch_folder(root: Path, prefix: str) -> Path:
+    """A new empty folder under `root` for one measured run.
+
+    The benchmark removes `root` only when every row is measured: removing a run's repository frees
+    thousands of inodes at once, and on some file systems (ext4 without a journal, as on this project's
+    reference machine) creating files stays several times dearer for minutes afterwards, which the
+    next row would pay for.
+    """
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
 
 
 def filesystem(path: Path) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from shipyard.bench.baselines import BASELINES, BaselinePlan, run_baselines
@@ -99,20 +101,23 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None]) -> dict[str, 
         w = replace(load, think_ms=s.think_ms)
         sizes = sorted({1, *s.sizes})
         results["coordination"] = [asdict(r) for r in run_coordination(sizes, w, s.per_agent, s.per_agent)]
-    if opts.git is not None:
-        s = opts.git
-        progress(f"git: {', '.join(map(str, s.sizes))} workers, mixes {', '.join(s.variants)}")
-        w = replace(load, think_ms=s.think_ms)
-        results["git"] = [asdict(r) for r in run_git(s.sizes, s.variants, w, s.per_agent)]
-    if opts.baselines is not None:
-        s = opts.baselines
-        progress(f"baselines: {', '.join(s.variants)} at {', '.join(map(str, s.sizes))} agents")
-        plan = BaselinePlan(
-            s.sizes,
-            s.variants,
-            replace(load, think_ms=s.think_ms),
-            replace(load, think_ms=s.git_think_ms),
-            s.per_agent,
-        )
-        results["baselines"] = [asdict(r) for r in run_baselines(plan)]
+    with tempfile.TemporaryDirectory(prefix="shipyard-bench-") as scratch:
+        if opts.git is not None:
+            s = opts.git
+            progress(f"git: {', '.join(map(str, s.sizes))} workers, mixes {', '.join(s.variants)}")
+            w = replace(load, think_ms=s.think_ms)
+            git_rows = run_git(s.sizes, s.variants, w, s.per_agent, Path(scratch))
+            results["git"] = [asdict(r) for r in git_rows]
+        if opts.baselines is not None:
+            s = opts.baselines
+            progress(f"baselines: {', '.join(s.variants)} at {', '.join(map(str, s.sizes))} agents")
+            plan = BaselinePlan(
+                s.sizes,
+                s.variants,
+                replace(load, think_ms=s.think_ms),
+                replace(load, think_ms=s.git_think_ms),
+                s.per_agent,
+                Path(scratch),
+            )
+            results["baselines"] = [asdict(r) for r in run_baselines(plan)]
     return results
