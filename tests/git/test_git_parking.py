@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from cli_helpers import snapshot
 from shipyard.errors import GitError
 from shipyard.git import GitRepo, parking
 from shipyard.git.run import GitOutput, git
@@ -16,13 +17,9 @@ if TYPE_CHECKING:
     from conftest import Tree
 
 
-def _files(root: Path) -> dict[str, str]:
-    """Every file under `root` but the `.git` pointer, with its text."""
-    found = {}
-    for path in root.rglob("*"):
-        if path.is_file() and path.name != ".git":
-            found[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
-    return found
+def _files(root: Path) -> dict[str, bytes]:
+    """Every file under `root` but the `.git` pointer (which names each worktree's own admin folder)."""
+    return {name: data for name, data in snapshot(root).items() if name != ".git"}
 
 
 def _used_once(repo: GitRepo, tmp_path: Path, tree: Tree, spot: Path) -> None:

@@ -71,16 +71,16 @@ class HealthMonitor:
     async def _run(self, tip: str) -> CheckResult:
         path = self._rt.worktree_path("check")
         branch = "shipyard/check"
-        repo = self._rt.repo
+        repo, spot = self._rt.repo, self._rt.parking_spot("check")
         started = time.monotonic()
         try:
-            await asyncio.to_thread(repo.add_worktree, path, branch, tip, self._rt.parking_spot("check"))
+            await asyncio.to_thread(repo.add_worktree, path, branch, tip, spot)
             cfg = self._rt.config
             res = await run_command(cfg.check, path, cfg.fleet.check_timeout_s, Sandbox.of(cfg.sandbox))
         except GitError as exc:
             res = CommandResult(exit_code=-1, output=f"the check could not run: {exc}", timed_out=False)
         finally:
-            await asyncio.to_thread(repo.remove_worktree, path, branch, self._rt.parking_spot("check"))
+            await asyncio.to_thread(repo.remove_worktree, path, branch, spot)
         result = CheckResult(
             tip, res.exit_code == 0, res.exit_code, res.output[-_TAIL_CHARS:], time.monotonic() - started
         )

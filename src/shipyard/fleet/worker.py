@@ -29,7 +29,7 @@ class Seat:
     task: Task
     worktree: Path
     branch: str
-    start: str = ""
+    start: str  # the shared branch's tip the worktree was made from
     merge_head: str | None = None
 
 

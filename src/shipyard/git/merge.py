@@ -9,7 +9,6 @@ merges several commits one after another in memory and moves the branch once for
 from __future__ import annotations
 
 import random
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,12 +16,11 @@ from pathlib import Path
 
 from shipyard.errors import GitError, RepoError
 from shipyard.git.identity import Identity, identity_env
-from shipyard.git.ref import branch_tip, merge_base, rev_parse
+from shipyard.git.ref import OBJECT_ID, branch_tip, merge_base, rev_parse
 from shipyard.git.run import git, nul_split
 
 MAX_RETRIES = 50
 BACKOFF_S = 0.01
-_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ def merge_batch(cwd: Path, requests: Sequence[MergeRequest]) -> list[MergeResult
 
 def _resolve(cwd: Path, commit: str) -> str:
     """The full sha of `commit` (a full sha is taken as is: one git call less per merge)."""
-    if _FULL_SHA.fullmatch(commit):
+    if OBJECT_ID.fullmatch(commit):
         return commit
     sha = rev_parse(cwd, commit)
     if sha is None:

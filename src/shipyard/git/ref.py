@@ -7,7 +7,8 @@ from pathlib import Path
 
 from shipyard.git.run import git
 
-_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+# A full object name: SHA-1, or SHA-256 in repositories that use it.
+OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def rev_parse(cwd: Path, ref: str) -> str | None:
@@ -66,7 +67,7 @@ def head_commit(worktree: Path) -> str | None:
         sha = (common / "refs" / "heads" / branch).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return None
-    return sha if _OBJECT_ID.fullmatch(sha) else None
+    return sha if OBJECT_ID.fullmatch(sha) else None
 
 
 def _admin_head(worktree: Path) -> tuple[Path, str] | None:
