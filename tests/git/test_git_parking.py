@@ -37,7 +37,7 @@ def test_removing_parks_the_files_and_removes_the_worktree(repo: GitRepo, tmp_pa
     assert not (tmp_path / "w1").exists()
     assert repo.list_worktrees() == []
     assert not repo.branch_exists("shipyard/w1")
-    assert not (spot / ".git").exists()
+    assert git(spot, "rev-parse", "--git-dir", ok=(0, 128)).code == 128  # its pointer leads nowhere now
     assert (spot / "new.txt").read_text() == "untracked\n"
 
 
@@ -94,6 +94,7 @@ def test_a_spot_with_a_planted_git_folder_is_still_reused_safely(
 ) -> None:
     spot = tmp_path / "parked" / "worker-1"
     _used_once(repo, tmp_path, tree, spot)
+    (spot / ".git").unlink()  # the parked pointer, replaced by a folder that would lead git elsewhere
     tree.write(spot, {".git/HEAD": "ref: refs/heads/elsewhere\n"})
     reused = repo.add_worktree(tmp_path / "w2", "shipyard/w2", "main", spot)
     assert (reused / ".git").is_file()

@@ -7,7 +7,7 @@ from pathlib import Path
 from shipyard.errors import GitError
 from shipyard.git.identity import SHIPYARD, Identity, identity_env
 from shipyard.git.ref import head_commit, rev_parse
-from shipyard.git.run import git, nul_split
+from shipyard.git.run import NO_REFLOG, git, nul_split
 
 SHIPYARD_DIR = ".shipyard"
 
@@ -30,7 +30,17 @@ def commit_all(
     merging = _keep_only_our_merge(worktree, merge_head)
     git(worktree, "add", "--all")
     env = identity_env(author, committer)
-    done = git(worktree, "commit", "--quiet", "--no-verify", "--file=-", env=env, stdin=message, ok=(0, 1))
+    done = git(
+        worktree,
+        *NO_REFLOG,
+        "commit",
+        "--quiet",
+        "--no-verify",
+        "--file=-",
+        env=env,
+        stdin=message,
+        ok=(0, 1),
+    )
     if done.code == 1:  # nothing staged, or a hook refused: only the first is not an error
         if merging or git(worktree, "diff", "--cached", "--quiet", ok=(0, 1)).code == 1:
             raise GitError(["commit"], 1, done.stderr or done.stdout)
@@ -55,7 +65,7 @@ def _keep_only_our_merge(worktree: Path, expected: str | None) -> bool:
 def start_merge(worktree: Path, ref: str, identity: Identity = SHIPYARD) -> tuple[str, ...]:
     """Merge `ref` into the worktree's branch; the conflicted paths, with markers left in the files."""
     env = identity_env(identity, identity)
-    done = git(worktree, "merge", "--no-edit", "--no-ff", "--no-verify", ref, env=env, ok=(0, 1))
+    done = git(worktree, *NO_REFLOG, "merge", "--no-edit", "--no-ff", "--no-verify", ref, env=env, ok=(0, 1))
     if done.code == 0:
         return ()
     conflicts = conflicted_paths(worktree)

@@ -22,9 +22,9 @@ _POINTER = ".git"
 
 
 def park(worktree: Path, spot: Path) -> bool:
-    """Move a worktree's files to `spot`, leaving only its `.git` pointer behind (so git can remove it).
+    """Move a worktree's folder to `spot` whole; git then removes its registration (the folder may be gone).
 
-    False when that cannot be done: the worktree is then as it was, or its folder is gone.
+    False when that cannot be done: the worktree is then as it was.
     """
     if not (worktree / _POINTER).is_file():
         return False
@@ -33,12 +33,6 @@ def park(worktree: Path, spot: Path) -> bool:
         spot.parent.mkdir(parents=True, exist_ok=True)
         os.rename(worktree, spot)
     except OSError:
-        return False
-    try:
-        worktree.mkdir()
-        os.rename(spot / _POINTER, worktree / _POINTER)
-    except OSError:  # the files are disposable now: drop them, and let git clear what is registered
-        shutil.rmtree(spot, ignore_errors=True)
         return False
     return True
 
@@ -69,10 +63,11 @@ def refresh(worktree: Path) -> None:
     """
     try:
         # A fresh index from HEAD (nothing of the last agent's is trusted), refreshed: the files that
-        # match get their stat recorded, so the hard reset rewrites only the others (`--quiet` would
-        # skip the refresh).
-        git(worktree, "reset", "--mixed", "--no-quiet", ok=(0, 1))
-        git(worktree, "reset", "--hard", "--quiet")
+        # match get their stat recorded, so only the others are written again. With a pathspec, `reset`
+        # neither moves HEAD nor writes ORIG_HEAD, and plumbing writes no lock file: each lock file is
+        # a file made and deleted, and such churn is what bounds a large fleet.
+        git(worktree, "reset", "--no-quiet", "--", ".", ok=(0, 1))
+        git(worktree, "checkout-index", "--all", "--force", "--quiet")
         git(worktree, "clean", "-ffdxq")
     except GitError:
         for entry in worktree.iterdir():

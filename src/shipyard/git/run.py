@@ -51,6 +51,11 @@ _CONFIG = (
 )
 
 
+# For a worker's branch and worktree, which live for one task: no reflogs (two files made and deleted
+# per task for nothing; file churn is what limits a large fleet). The shared branch keeps its reflog.
+NO_REFLOG = ("-c", "core.logAllRefUpdates=false")
+
+
 @dataclass(frozen=True)
 class GitOutput:
     """What a git command returned."""

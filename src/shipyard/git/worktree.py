@@ -9,7 +9,7 @@ from pathlib import Path
 
 from shipyard.git.parking import park, refresh, unpark
 from shipyard.git.ref import branch_tip, head_branch
-from shipyard.git.run import git, nul_split
+from shipyard.git.run import NO_REFLOG, git, nul_split
 
 # git reads every worktree's admin folder in `worktree add/list/prune` and `branch -D`, and fails on one
 # that a concurrent `worktree add` has half written; so worktree bookkeeping runs one at a time.
@@ -87,19 +87,17 @@ def _add_quickly(root: Path, path: Path, branch: str, start: str, spot: Path | N
     if path.exists():
         return False
     ref = f"refs/heads/{branch}"
-    if git(root, "update-ref", ref, start, "", ok=(0, 1, 128)).code != 0:
+    if git(root, *NO_REFLOG, "update-ref", ref, start, "", ok=(0, 1, 128)).code != 0:
         return False  # the branch exists already (or `start` is not a commit): the careful path says which
     path.parent.mkdir(parents=True, exist_ok=True)
     with _lock_for(root):
         added = git(
-            root, "worktree", "add", "--quiet", "--no-checkout", "--detach", str(path), ref, ok=(0, 128)
+            root, *NO_REFLOG, "worktree", "add", "--quiet", "--no-checkout", str(path), branch, ok=(0, 128)
         )
     if added.code != 0:
         git(root, "update-ref", "-d", ref)
         return False
-    reused = spot is not None and unpark(spot, path)
-    git(path, "symbolic-ref", "HEAD", ref)
-    if reused:
+    if spot is not None and unpark(spot, path):
         refresh(path)
     else:
         git(path, "read-tree", "--reset", "-u", "HEAD")
