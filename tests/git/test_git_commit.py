@@ -9,7 +9,7 @@ import pytest
 
 from shipyard.errors import GitError
 from shipyard.git import GitRepo, Identity
-from shipyard.git.ref import head_commit
+from shipyard.git.ref import head_commit, no_merge_pending
 
 if TYPE_CHECKING:
     from conftest import Tree
@@ -100,3 +100,15 @@ def test_head_commit_reads_a_loose_branch_and_declines_the_rest(
     assert repo.commit_all(path, "m", WORKER, HARNESS) == repo.rev_parse("shipyard/w1")
     tree.git(path, "checkout", "--quiet", "--detach")
     assert head_commit(path) is None
+
+
+def test_no_merge_pending_is_read_from_the_admin_folder_and_says_so_only_when_plain(
+    repo: GitRepo, tmp_path: Path, tree: Tree
+) -> None:
+    path = repo.add_worktree(tmp_path / "w1", "shipyard/w1", "main")
+    assert no_merge_pending(path)
+    tree.commit(path, {"c.txt": "worker side\n"})
+    tree.commit(repo.root, {"c.txt": "main side\n"})
+    assert repo.start_merge(path, "main") == ("c.txt",)
+    assert not no_merge_pending(path)  # MERGE_HEAD is there: git is asked
+    assert not no_merge_pending(repo.root)  # `.git` is a folder: not plainly a linked worktree

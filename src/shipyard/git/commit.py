@@ -6,7 +6,7 @@ from pathlib import Path
 
 from shipyard.errors import GitError
 from shipyard.git.identity import SHIPYARD, Identity, identity_env
-from shipyard.git.ref import head_commit, rev_parse
+from shipyard.git.ref import head_commit, no_merge_pending, rev_parse
 from shipyard.git.run import NO_REFLOG, git, nul_split
 
 SHIPYARD_DIR = ".shipyard"
@@ -50,6 +50,8 @@ def commit_all(
 
 def _keep_only_our_merge(worktree: Path, expected: str | None) -> bool:
     """Whether the merge the harness started is pending; any other MERGE_HEAD is dropped."""
+    if no_merge_pending(worktree):
+        return False
     found = rev_parse(worktree, "MERGE_HEAD")
     if found is None:
         return False

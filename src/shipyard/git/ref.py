@@ -70,6 +70,13 @@ def head_commit(worktree: Path) -> str | None:
     return sha if OBJECT_ID.fullmatch(sha) else None
 
 
+def no_merge_pending(worktree: Path) -> bool:
+    """True when a linked worktree's admin folder is plainly there and holds no MERGE_HEAD (git keeps it
+    as a file there), sparing a process; False when a merge may be pending, and then git must be asked."""
+    found = _admin_head(worktree)
+    return found is not None and not (found[0] / "MERGE_HEAD").exists()
+
+
 def _admin_head(worktree: Path) -> tuple[Path, str] | None:
     """A linked worktree's admin folder and the branch its HEAD names; None if either is unclear."""
     try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import subprocess
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -86,7 +88,7 @@ def git(
     full_env.update(env or {})
     try:
         done = subprocess.run(
-            ["git", *argv],
+            [_program(full_env.get("PATH", os.defpath)), *argv],
             input=stdin,
             capture_output=True,
             text=True,
@@ -103,6 +105,12 @@ def git(
     if done.returncode not in ok:
         raise GitError(argv, done.returncode, done.stderr)
     return GitOutput(done.returncode, done.stdout, done.stderr)
+
+
+@functools.lru_cache(maxsize=8)
+def _program(search_path: str) -> str:
+    """git's full path on `search_path`, found once: starting it by bare name tries every folder first."""
+    return shutil.which("git", path=search_path) or "git"
 
 
 def nul_split(text: str) -> list[str]:
