@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipyard.git.placement import spread_subfolders
+
 
 def peak_rss_mb() -> float:
     """The process's peak resident memory so far, in MiB (it never goes down within a process)."""
@@ -19,13 +21,15 @@ def peak_rss_mb() -> float:
 
 
 def scratch_folder(root: Path, prefix: str) -> Path:
-    """A new empty folder under `root` for one measured run.
+    """A new empty folder under `root` for one measured run, in a block group of its own where the file
+    system can do that (see `shipyard.git.placement`).
 
-    The benchmark removes `root` only when every row is measured: removing a run's repository frees
-    thousands of inodes at once, and on some file systems (ext4 without a journal, as on this project's
-    reference machine) creating files stays several times dearer for minutes afterwards, which the
-    next row would pay for.
+    On some file systems (ext4 without a journal, as on this project's reference machine) creating a
+    file skips every inode of its block group freed in the last minutes: each run would pay for the
+    files that the previous rows, or unrelated work such as a test suite, deleted near it. So runs are
+    spread apart, and the benchmark removes `root` only when every row is measured.
     """
+    spread_subfolders(root)
     return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard.git.parking import park, refresh, unpark
+from shipyard.git.placement import spread_subfolders
 from shipyard.git.ref import branch_tip, head_branch
 from shipyard.git.run import NO_REFLOG, git, nul_split
 
@@ -57,7 +58,7 @@ def add_worktree(root: Path, path: Path, branch: str, start: str, spot: Path | N
     if not _add_quickly(root, path, branch, start, spot):
         with _lock_for(root):
             _clear_leftovers(root, path, branch)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            spread_subfolders(path.parent)
             git(root, "worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), start)
     return path
 
@@ -89,7 +90,7 @@ def _add_quickly(root: Path, path: Path, branch: str, start: str, spot: Path | N
     ref = f"refs/heads/{branch}"
     if git(root, *NO_REFLOG, "update-ref", ref, start, "", ok=(0, 1, 128)).code != 0:
         return False  # the branch exists already (or `start` is not a commit): the careful path says which
-    path.parent.mkdir(parents=True, exist_ok=True)
+    spread_subfolders(path.parent)
     with _lock_for(root):
         added = git(
             root, *NO_REFLOG, "worktree", "add", "--quiet", "--no-checkout", str(path), branch, ok=(0, 128)
