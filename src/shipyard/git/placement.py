@@ -20,6 +20,7 @@ _GET_FLAGS = 0x80086601  # FS_IOC_GETFLAGS
 _SET_FLAGS = 0x40086602  # FS_IOC_SETFLAGS
 TOP_OF_HIERARCHY = 0x00020000  # FS_TOPDIR_FL, `chattr +T`
 
+
 def spread_subfolders(folder: Path) -> bool:
     """Create `folder` if needed and mark it so its subfolders are spread over the disk; True if marked.
 
