@@ -10,7 +10,7 @@ import pytest
 
 from shipyard.errors import GitError, RepoError
 from shipyard.git import GitRepo, Identity, init_repo
-from shipyard.git.run import git
+from shipyard.git.run import MIN_VERSION, git, git_version
 
 if TYPE_CHECKING:
     from conftest import Tree
@@ -21,6 +21,29 @@ def test_open_resolves_top_level_from_a_subfolder(repo: GitRepo, tree: Tree) -> 
     opened = GitRepo.open(repo.root / "sub" / "deep")
     assert opened.root == repo.root
     assert opened.git_dir == repo.root / ".git"
+
+
+def test_the_installed_git_is_read_and_new_enough() -> None:
+    found = git_version()
+    assert found is not None and found[:2] >= MIN_VERSION
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        (
+            (2, 34, 1),
+            r"^git 2\.34\.1 is too old: .*`git merge-tree --write-tree`.*; install git 2\.38 or newer$",
+        ),
+        (None, r"^git was not found or did not run; install git 2\.38 or newer$"),
+    ],
+)
+def test_open_refuses_a_missing_or_old_git(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, version: tuple[int, ...] | None, message: str
+) -> None:
+    monkeypatch.setattr("shipyard.git.repo.git_version", lambda: version)
+    with pytest.raises(RepoError, match=message):
+        GitRepo.open(repo.root)
 
 
 def test_open_missing_path(tmp_path: Path) -> None:

@@ -13,8 +13,22 @@ from shipyard.git.commit import commit_all, start_merge, status_paths
 from shipyard.git.identity import SHIPYARD, Identity, identity_env
 from shipyard.git.merge import MergeRequest, MergeResult, merge_batch, merge_onto
 from shipyard.git.ref import branch_tip, current_branch, is_ancestor, rev_parse
-from shipyard.git.run import git
+from shipyard.git.run import MIN_VERSION, git, git_version
 from shipyard.git.worktree import add_worktree, list_worktrees, remove_worktree
+
+
+def _require_git() -> None:
+    """Refuse, naming the fix, when git is missing or older than Shipyard's merges need."""
+    found = git_version()
+    wanted = ".".join(map(str, MIN_VERSION))
+    if found is None:
+        raise RepoError(f"git was not found or did not run; install git {wanted} or newer")
+    if found[:2] < MIN_VERSION:
+        have = ".".join(map(str, found))
+        raise RepoError(
+            f"git {have} is too old: Shipyard merges with `git merge-tree --write-tree`, new in git "
+            f"{wanted}; install git {wanted} or newer"
+        )
 
 
 @dataclass(frozen=True)
@@ -28,6 +42,7 @@ class GitRepo:
     def open(cls, path: Path) -> GitRepo:
         """Open the repository at or above `path`, or raise `RepoError` saying what is wrong and the fix."""
         path = Path(path).expanduser()
+        _require_git()
         if not path.is_dir():
             raise RepoError(f"{path} does not exist or is not a folder; pass the path of a git repository")
         probe = git(path, "rev-parse", "--is-bare-repository", "--is-inside-git-dir", ok=(0, 128))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Collection, Mapping
@@ -111,6 +112,20 @@ def git(
 def _program(search_path: str) -> str:
     """git's full path on `search_path`, found once: starting it by bare name tries every folder first."""
     return shutil.which("git", path=search_path) or "git"
+
+
+MIN_VERSION = (2, 38)  # `git merge-tree --write-tree`, which every merge uses
+
+
+@functools.lru_cache(maxsize=1)
+def git_version() -> tuple[int, ...] | None:
+    """The installed git's version, as numbers (`(2, 39, 5)`); None when git cannot be run or read."""
+    try:
+        out = git(Path("/"), "--version").stdout
+    except GitError:
+        return None
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", out)
+    return tuple(int(part) for part in match.groups() if part is not None) if match else None
 
 
 def nul_split(text: str) -> list[str]:
