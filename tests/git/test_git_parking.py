@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,4 +122,27 @@ def test_when_git_cannot_bring_a_reused_folder_in_line_it_is_checked_out_afresh(
     reused = repo.add_worktree(tmp_path / "w2", "shipyard/w2", "main", spot)
     fresh = repo.add_worktree(tmp_path / "w3", "shipyard/w3", "main")
     assert _files(reused) == _files(fresh)
+    assert repo.changed_files(reused) == []
+
+
+def test_a_reused_checkout_undoes_type_swaps_and_follows_them_on_main(
+    repo: GitRepo, tmp_path: Path, tree: Tree
+) -> None:
+    spot = tmp_path / "parked" / "worker-1"
+    tree.commit(repo.root, {"dir/inner.txt": "inner\n", "swap/file.txt": "f\n"}, "a folder and a file")
+    path = repo.add_worktree(tmp_path / "w1", "shipyard/w1", "main", spot)
+    (path / "c.txt").unlink()
+    (path / "c.txt").mkdir()  # a tracked file turned into a folder by the agent
+    tree.write(path, {"c.txt/junk.txt": "x\n"})
+    shutil.rmtree(path / "dir")
+    (path / "dir").write_text("a file where a folder was\n")
+    (path / "README.md").unlink()
+    (path / "README.md").symlink_to("/etc/hostname")  # and a tracked file swapped for a symlink
+    repo.remove_worktree(path, "shipyard/w1", spot)
+    tree.git(repo.root, "rm", "-rq", "swap")
+    tree.commit(repo.root, {"swap": "now a file\n"}, "main turns a folder into a file")
+    reused = repo.add_worktree(tmp_path / "w2", "shipyard/w2", "main", spot)
+    fresh = repo.add_worktree(tmp_path / "w3", "shipyard/w3", "main")
+    assert _files(reused) == _files(fresh)
+    assert not (reused / "README.md").is_symlink() and (reused / "swap").is_file()
     assert repo.changed_files(reused) == []
