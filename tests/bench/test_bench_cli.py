@@ -56,6 +56,10 @@ def test_a_small_bench_writes_its_table_json_and_plot(
     )  # fmt: skip
     assert result.exit_code == 0, result.stdout
     assert "coordination: scheduler + SQLite board" in result.stdout
+    progress = [line for line in result.stdout.splitlines() if line.startswith("  ")]
+    assert "  coordination, 1 worker: " in progress[0] and "  coordination, 3 workers: " in progress[1]
+    assert sum(line.startswith("  git hot, ") for line in progress) == 2  # each row as it is measured
+    assert any(line.startswith("  baselines locks, 3 agents: ") for line in progress)
     data = json.loads(out.read_text())
     assert set(data) == set(COLUMNS)
     for scenario, columns in COLUMNS.items():

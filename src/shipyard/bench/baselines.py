@@ -16,7 +16,7 @@ from typing import Any
 
 from shipyard.bench.coordination import board_fleet
 from shipyard.bench.gitpath import git_fleet
-from shipyard.bench.measure import rate, scratch_folder
+from shipyard.bench.measure import count, quiet, rate, scratch_folder
 from shipyard.bench.peers import PeerRun, flat_occ, locks
 from shipyard.bench.pushretry import push_retry
 from shipyard.models.sim import SimWorkload
@@ -72,8 +72,9 @@ class BaselinePlan:
     scratch: Path  # where each run's repositories go (see `scratch_folder`)
 
 
-def run_baselines(plan: BaselinePlan) -> list[BaselineRow]:
-    """Shipyard's comparators first, then each baseline, at every size; ratios on the same size."""
+def run_baselines(plan: BaselinePlan, on_row: Callable[[str], None] = quiet) -> list[BaselineRow]:
+    """Shipyard's comparators first, then each baseline, at every size; ratios on the same size. Each
+    row is told to `on_row` as soon as it is measured."""
     sizes = sorted({1, *plan.sizes})
     wanted = [d for d in BASELINES if d in plan.designs]
     names = [*dict.fromkeys(BASELINES[d][1] for d in wanted), *wanted]
@@ -84,6 +85,7 @@ def run_baselines(plan: BaselinePlan) -> list[BaselineRow]:
         for agents in sizes:
             w = replace(load, tasks=max(plan.per_agent * agents, 2 * plan.per_agent), hot_share=0.0)
             rows.append(_row(name, agents, w, _measure(design, agents, w, plan.scratch), rows))
+            on_row(f"baselines {name}, {count(agents, 'agent')}: {rows[-1].tasks_per_s:g} tasks/s")
     return rows
 
 

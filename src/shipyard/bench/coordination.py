@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import heapq
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from shipyard.bench.measure import Span, Stopwatch, rate
+from shipyard.bench.measure import Span, Stopwatch, count, quiet, rate
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Handoff, Task, TaskSpec, TaskStatus
@@ -82,7 +82,9 @@ async def board_fleet(root: Path, agents: int, w: SimWorkload) -> Span:
         span = watch.stop()
         done = board.counts()[TaskStatus.DONE.value]
         if done != w.tasks:
-            raise BenchError(f"coordination with {agents} agents: {done} of {w.tasks} tasks done")
+            raise BenchError(
+                f"coordination with {agents} agent{'s' * (agents != 1)}: {done} of {w.tasks} tasks done"
+            )
         return span
     finally:
         board.close()
@@ -101,9 +103,10 @@ def task_count(agents: int, per_agent: int, minimum: int) -> int:
 
 
 def run_coordination(
-    sizes: Sequence[int], w: SimWorkload, per_agent: int, minimum: int
+    sizes: Sequence[int], w: SimWorkload, per_agent: int, minimum: int, on_row: Callable[[str], None] = quiet
 ) -> list[CoordinationRow]:
-    """One row per fleet size; the first size must be 1, the reference for `efficiency`."""
+    """One row per fleet size; the first size must be 1, the reference for `efficiency`. Each row is
+    told to `on_row` as soon as it is measured."""
     rows: list[CoordinationRow] = []
     reference = _with_tasks(w, task_count(sizes[0], per_agent, minimum)) if sizes else w
     for agents in sizes:
@@ -124,6 +127,9 @@ def run_coordination(
                 schedule_bound=round(schedule_bound(load, agents, reference), 3),
             )
         )
+        row = rows[-1]
+        measured = f"{row.tasks_per_s:g} tasks/s, efficiency {row.efficiency:g}"
+        on_row(f"coordination, {count(agents, 'worker')}: {measured}")
     return rows
 
 

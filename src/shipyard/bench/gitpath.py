@@ -9,13 +9,13 @@ content. Two more mixes time the merge path alone (see `mergepath`), batched and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from shipyard.bench.audit import Audit, audit_run
 from shipyard.bench.coordination import BenchError, add_tasks, bench_config
-from shipyard.bench.measure import Span, Stopwatch, filesystem, percentile, rate, scratch_folder
+from shipyard.bench.measure import Span, Stopwatch, count, filesystem, percentile, quiet, rate, scratch_folder
 from shipyard.bench.mergepath import make_repo, merge_fleet
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.domain import Role
@@ -97,9 +97,15 @@ async def _one(root: Path, agents: int, mix: str, w: SimWorkload) -> tuple[Span,
 
 
 def run_git(
-    sizes: Sequence[int], mixes: Sequence[str], w: SimWorkload, per_agent: int, scratch: Path
+    sizes: Sequence[int],
+    mixes: Sequence[str],
+    w: SimWorkload,
+    per_agent: int,
+    scratch: Path,
+    on_row: Callable[[str], None] = quiet,
 ) -> list[GitRow]:
-    """One row per file mix and fleet size; each run's repository in a new folder under `scratch`."""
+    """One row per file mix and fleet size; each run's repository in a new folder under `scratch`.
+    Each row is told to `on_row` as soon as it is measured."""
     rows = []
     for mix in mixes:
         for agents in sizes:
@@ -109,5 +115,8 @@ def run_git(
             load = replace(w, tasks=tasks, hot_share=MIXES[mix] or 0.0)
             folder = scratch_folder(scratch, f"git-{mix}-{agents}-")
             span, found = asyncio.run(_one(folder, agents, mix, load))
-            rows.append(git_row(agents, mix, load, span, found, filesystem(folder)))
+            row = git_row(agents, mix, load, span, found, filesystem(folder))
+            rows.append(row)
+            rate_text = f"{row.merged_per_s:g} merged/s, p50 {row.p50_merge_s:g} s"
+            on_row(f"git {mix}, {count(agents, 'worker')}: {rate_text}")
     return rows

@@ -14,6 +14,15 @@ from pathlib import Path
 from shipyard.git.placement import spread_subfolders
 
 
+def count(n: int, noun: str) -> str:
+    """`1 worker`, `3 workers`."""
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
+def quiet(_line: str) -> None:
+    """A progress callback that tells nobody (the default of every runner)."""
+
+
 def peak_rss_mb() -> float:
     """The process's peak resident memory so far, in MiB (it never goes down within a process)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

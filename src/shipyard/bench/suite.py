@@ -92,25 +92,32 @@ def configure(
 
 
 def run_bench(opts: BenchOptions, progress: Callable[[str], None]) -> dict[str, Rows]:
-    """Run the chosen scenarios in order; one list of rows per scenario."""
+    """Run the chosen scenarios in order; one list of rows per scenario. `progress` hears of each
+    scenario as it starts and of each row as it is measured."""
+
+    def row(line: str) -> None:
+        progress(f"  {line}")
+
     load = SimWorkload(think_jitter=opts.think_jitter, seed=opts.seed)
     results: dict[str, Rows] = {}
     if opts.coordination is not None:
         s = opts.coordination
-        progress(f"coordination: {', '.join(map(str, s.sizes))} workers, think {s.think_ms:g} ms")
+        progress(f"running coordination: {', '.join(map(str, s.sizes))} workers, think {s.think_ms:g} ms")
         w = replace(load, think_ms=s.think_ms)
         sizes = sorted({1, *s.sizes})
-        results["coordination"] = [asdict(r) for r in run_coordination(sizes, w, s.per_agent, s.per_agent)]
+        results["coordination"] = [
+            asdict(r) for r in run_coordination(sizes, w, s.per_agent, s.per_agent, row)
+        ]
     with tempfile.TemporaryDirectory(prefix="shipyard-bench-") as scratch:
         if opts.git is not None:
             s = opts.git
-            progress(f"git: {', '.join(map(str, s.sizes))} workers, mixes {', '.join(s.variants)}")
+            progress(f"running git: {', '.join(map(str, s.sizes))} workers, mixes {', '.join(s.variants)}")
             w = replace(load, think_ms=s.think_ms)
-            git_rows = run_git(s.sizes, s.variants, w, s.per_agent, Path(scratch))
+            git_rows = run_git(s.sizes, s.variants, w, s.per_agent, Path(scratch), row)
             results["git"] = [asdict(r) for r in git_rows]
         if opts.baselines is not None:
             s = opts.baselines
-            progress(f"baselines: {', '.join(s.variants)} at {', '.join(map(str, s.sizes))} agents")
+            progress(f"running baselines: {', '.join(s.variants)} at {', '.join(map(str, s.sizes))} agents")
             plan = BaselinePlan(
                 s.sizes,
                 s.variants,
@@ -119,5 +126,5 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None]) -> dict[str, 
                 s.per_agent,
                 Path(scratch),
             )
-            results["baselines"] = [asdict(r) for r in run_baselines(plan)]
+            results["baselines"] = [asdict(r) for r in run_baselines(plan, row)]
     return results

@@ -43,7 +43,7 @@ def bench(
     """Measure coordination at scale: simulated fleets, real git, and the designs that failed."""
     sizes = _numbers(agents) if agents else []
     options = configure(scenario or [], sizes, think_ms, tasks_per_agent)
-    results = run_bench(options, lambda line: out.print(f"running {line}"))
+    results = run_bench(options, out.print)
     for name, rows in results.items():
         out.print(table(name, rows))
     for v in verdicts(results):
