@@ -50,6 +50,7 @@ class BudgetConfig(_Strict):
 class FleetConfig(_Strict):
     max_attempts: int = Field(3, ge=1)
     max_conflict_rounds: int = Field(3, ge=0)
+    conflict_hold_s: float = Field(600.0, ge=0)
     lease_s: float = Field(300.0, gt=0)
     max_depth: int = Field(2, ge=0)
     max_tasks_per_planner: int = Field(30, ge=1)

@@ -137,3 +137,56 @@ def _commit_on(repo: GitRepo, branch: str, path: str, content: str) -> str:
     sha = repo.commit_all(tree, f"{branch} work", ME, ME)
     assert sha is not None
     return sha
+
+
+def test_a_conflicted_file_is_held_for_its_task_while_other_files_land(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    w = SimWorkload(tasks=3)
+    board = SqliteBoard(repo.root / STATE_DIR / "board.sqlite")
+    try:
+        first, second, third = (board.get(t) for t in add_tasks(board, w))
+        rt = Runtime(config=bench_config(3), repo=repo, board=board, models={})
+        merger = Merger(rt, lambda _sha: None)
+        mine = _commit_on(repo, "mine", "hot.txt", "mine\n")
+        theirs = _commit_on(repo, "theirs", "hot.txt", "theirs\n")
+        later = _commit_on(repo, "later", "hot.txt", "later\n")
+        elsewhere = _commit_on(repo, "elsewhere", "cold.txt", "cold\n")
+
+        async def scenario() -> None:
+            assert (await merger.land(second, "worker-2", theirs)).merged
+            assert (await merger.land(first, "worker-1", mine)).conflicts == ("hot.txt",)
+            waiting = asyncio.ensure_future(merger.land(third, "worker-3", later))
+            assert (await merger.land(third, "worker-3", elsewhere)).merged  # other files land meanwhile
+            await asyncio.sleep(0.05)
+            assert not waiting.done(), "hot.txt is held for the first task's resolution"
+            merger.release(first.id)  # the first task ended: the file passes on
+            assert (await asyncio.wait_for(waiting, 10)).conflicts == ("hot.txt",)
+
+        asyncio.run(scenario())
+        held = [e for e in board.events() if e.kind == "MergeHeld"]
+        assert [(e.task_id, e.data["holder"], e.data["commit"]) for e in held] == [
+            (third.id, first.id, later)
+        ]
+    finally:
+        board.close()
+
+
+def test_a_hold_runs_out_if_its_task_never_comes_back(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    board = SqliteBoard(repo.root / STATE_DIR / "board.sqlite")
+    try:
+        first, second = (board.get(t) for t in add_tasks(board, SimWorkload(tasks=2)))
+        config = bench_config(2)
+        config = config.model_copy(update={"fleet": config.fleet.model_copy(update={"conflict_hold_s": 0.3})})
+        merger = Merger(Runtime(config=config, repo=repo, board=board, models={}), lambda _sha: None)
+        shas = [_commit_on(repo, name, "hot.txt", f"{name}\n") for name in ("theirs", "mine", "later")]
+
+        async def scenario() -> None:
+            assert (await merger.land(second, "worker-2", shas[0])).merged
+            assert not (await merger.land(first, "worker-1", shas[1])).merged  # first holds hot.txt
+            result = await asyncio.wait_for(merger.land(second, "worker-2", shas[2]), 10)
+            assert result.conflicts == ("hot.txt",)  # it waited 0.3 s for nothing, then went through
+
+        asyncio.run(scenario())
+    finally:
+        board.close()

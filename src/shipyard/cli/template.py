@@ -43,6 +43,7 @@ wall_time_s = 0
 [fleet]
 max_attempts = 3          # tries per task before it fails and returns to its planner
 max_conflict_rounds = 3   # times a worker may resolve merge conflicts on one attempt
+conflict_hold_s = 600     # a conflict's files wait for its resolution at most this long (0: never)
 lease_s = 300             # a claimed task returns to the board if its worker is silent this long
 max_depth = 2             # how deep planners may delegate to sub-planners
 max_tasks_per_planner = 30

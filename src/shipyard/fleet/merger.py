@@ -4,17 +4,20 @@ Commits that finish while a merge is running wait for the next one and then land
 reads the tip once, merges its commits one after another in memory (each keeps its own merge commit),
 moves the branch with one compare-and-swap and syncs the checkout once. Nobody waits for a batch to
 fill: a commit that arrives when nothing is merging lands at once, alone. A conflict fails only its own
-commit, which goes back to its worker; the rest of the batch lands.
+commit, which goes back to its worker; the rest of the batch lands. The conflict's files are then held
+for that task (see `holds`): other commits changing them wait until its resolution lands.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from shipyard.domain import Event, Task
+from shipyard.fleet.holds import Holds
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
 from shipyard.git import MergeResult
 from shipyard.git.merge import MergeRequest
@@ -42,6 +45,9 @@ class Merger:
         self._waiting: list[_Landing] = []
         self._drainer: asyncio.Task[None] | None = None
         self._tip: str | None = None
+        self._holds = Holds(rt.config.fleet.conflict_hold_s)
+        self._held_back: list[tuple[_Landing, tuple[str, ...]]] = []  # and the files each one changes
+        self._stir = asyncio.Event()  # a commit arrived or a hold ended
         # Its own thread: merges never queue behind worktree and commit work in the shared pool.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shipyard-merger")
 
@@ -56,13 +62,26 @@ class Merger:
         loop = asyncio.get_running_loop()
         landing = _Landing(task, agent, commit, loop.create_future())
         self._waiting.append(landing)
-        if self._drainer is None or self._drainer.done():
-            self._drainer = loop.create_task(self._drain())
+        self._wake()
         return await asyncio.shield(landing.result)  # a cancelled worker does not cancel the merge
 
+    def release(self, task_id: int) -> None:
+        """The task has ended: the files it held pass on, and commits waiting for them may land."""
+        if self._holds.release(task_id):
+            self._wake()
+
+    def _wake(self) -> None:
+        self._stir.set()
+        if (self._waiting or self._held_back) and (self._drainer is None or self._drainer.done()):
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+
     async def _drain(self) -> None:
-        """Merge batches until nobody is waiting."""
-        while self._waiting:
+        """Merge batches until nobody is waiting (held-back commits wait for their files)."""
+        while self._waiting or self._held_back:
+            self._requeue()
+            if not self._waiting:
+                await self._until_stirred()
+                continue
             batch = self._waiting[: self._max_batch]
             del self._waiting[: len(batch)]
             try:
@@ -72,17 +91,38 @@ class Merger:
                     if not landing.result.done():
                         landing.result.set_exception(exc)
             except BaseException:  # cancelled: nobody may wait for a merge that will not come
-                for landing in [*batch, *self._waiting]:
+                for landing in [*batch, *self._waiting, *(x for x, _ in self._held_back)]:
                     landing.result.cancel()
                 self._waiting.clear()
+                self._held_back.clear()
                 raise
 
+    def _requeue(self) -> None:
+        """Held-back commits whose files are free again go first in line."""
+        free = [x for x, paths in self._held_back if self._holds.blocker(x.task.id, paths) is None]
+        self._held_back = [(x, paths) for x, paths in self._held_back if x not in free]
+        self._waiting[:0] = free
+
+    async def _until_stirred(self) -> None:
+        """Wait for a new commit, a hold that ends, or the first hold to run out."""
+        self._stir.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stir.wait(), self._holds.next_expiry_s())
+
     async def _merge(self, batch: Sequence[_Landing]) -> None:
+        if self._holds.held():
+            batch = await self._hold_back(batch)
+            if not batch:
+                return
         requests = [self._request(x) for x in batch]
         loop = asyncio.get_running_loop()
         results = await loop.run_in_executor(self._thread, self._rt.repo.merge_batch, requests)
         for landing, result in zip(batch, results, strict=True):
             self._record(landing, result, len(batch))
+            if result.merged:
+                self._holds.release(landing.task.id)
+            else:
+                self._holds.take(landing.task.id, result.conflicts)
         start, end = results[0].old_tip, _last_tip(results)
         self._tip = end or self._tip
         if start is not None and end is not None and end != start:
@@ -91,6 +131,28 @@ class Merger:
         for landing, result in zip(batch, results, strict=True):
             if not landing.result.done():
                 landing.result.set_result(result)
+
+    async def _hold_back(self, batch: Sequence[_Landing]) -> list[_Landing]:
+        """The landings free to merge now; the others wait in `_held_back` for the files they change."""
+        free = [x for x in batch if self._holds.holds_any(x.task.id)]  # a holder never waits
+        checked = [x for x in batch if x not in free]
+        loop = asyncio.get_running_loop()
+        changed = await loop.run_in_executor(self._thread, self._changed_paths, checked)
+        for landing, paths in zip(checked, changed, strict=True):
+            holder = self._holds.blocker(landing.task.id, paths)
+            if holder is None:
+                free.append(landing)
+                continue
+            self._held_back.append((landing, paths))
+            data = {"commit": landing.commit, "holder": holder}
+            self._rt.record(Event("MergeHeld", data, landing.task.id, landing.agent))
+        return [x for x in batch if x in free]
+
+    def _changed_paths(self, landings: Sequence[_Landing]) -> list[tuple[str, ...]]:
+        """The files each landing's commit changes against the tip (in the merger's thread)."""
+        repo = self._rt.repo
+        tip = self._tip or repo.rev_parse(self._rt.config.branch)
+        return [repo.changed_paths(tip, x.commit) if tip else () for x in landings]
 
     def _request(self, landing: _Landing) -> MergeRequest:
         task, agent = landing.task, landing.agent

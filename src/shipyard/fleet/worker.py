@@ -56,6 +56,7 @@ async def work_on(rt: Runtime, merger: Merger, agent: str, task: Task) -> None:
         await asyncio.to_thread(rt.repo.add_worktree, seat.worktree, seat.branch, seat.start, spot)
         await _attempt(rt, merger, seat)
     finally:
+        merger.release(task.id)  # whatever files it held for a conflict pass on
         beat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beat

@@ -141,6 +141,12 @@ def _merge_onto_head(cwd: Path, head: str, request: MergeRequest, commit: str, r
     return MergeResult(True, new, head, (), retries, fast_forward=False)
 
 
+def changed_paths(cwd: Path, tip: str, commit: str) -> tuple[str, ...]:
+    """The files `commit` changes on its own side of a merge with `tip` (since their merge base)."""
+    out = git(cwd, "diff", "--name-only", "--no-renames", "-z", f"{tip}...{commit}")
+    return tuple(nul_split(out.stdout))
+
+
 def merge_tree(cwd: Path, ours: str, theirs: str) -> tuple[str, tuple[str, ...]]:
     """Merge two commits in memory: the resulting tree and the conflicted paths (empty when clean)."""
     out = git(

@@ -11,7 +11,7 @@ from shipyard.git import recovery, repair
 from shipyard.git.checkout import sync_checkout
 from shipyard.git.commit import commit_all, start_merge, status_paths
 from shipyard.git.identity import SHIPYARD, Identity, identity_env
-from shipyard.git.merge import MergeRequest, MergeResult, merge_batch, merge_onto
+from shipyard.git.merge import MergeRequest, MergeResult, changed_paths, merge_batch, merge_onto
 from shipyard.git.ref import branch_tip, current_branch, is_ancestor, rev_parse
 from shipyard.git.run import MIN_VERSION, git, git_version
 from shipyard.git.worktree import add_worktree, list_worktrees, remove_worktree
@@ -160,6 +160,10 @@ class GitRepo:
     def merge_batch(self, requests: Sequence[MergeRequest]) -> list[MergeResult]:
         """Land several commits on one branch with one compare-and-swap; a result per request, in order."""
         return merge_batch(self.root, requests)
+
+    def changed_paths(self, tip: str, commit: str) -> tuple[str, ...]:
+        """The files `commit` changes on its own side of a merge with `tip`."""
+        return changed_paths(self.root, tip, commit)
 
     def sync_checkout(self, branch: str, old: str, new: str) -> bool:
         """Update the main work tree if it has `branch` checked out; False if not, or edits are in the way."""

@@ -27,6 +27,10 @@ _LINES: dict[str, Line] = {
     "MergeConflicted": lambda e: (
         f"{e.agent} hit a merge conflict on {_task(e)}: {', '.join(e.data.get('files', []))}"
     ),
+    "MergeHeld": lambda e: (
+        f"{e.agent}'s merge of {_task(e)} waits while task #{e.data.get('holder')} resolves a conflict "
+        "on files it changes"
+    ),
     "TaskReleased": lambda e: f"{_task(e)} returned to the board: {e.data.get('reason', '')}",
     "TaskFailed": lambda e: f"{_task(e)} failed: {e.data.get('reason', '')}",
     "TaskCancelled": lambda e: f"{_task(e)} cancelled: {e.data.get('reason', '')}",
