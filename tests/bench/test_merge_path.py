@@ -190,3 +190,28 @@ def test_a_hold_runs_out_if_its_task_never_comes_back(tmp_path: Path) -> None:
         asyncio.run(scenario())
     finally:
         board.close()
+
+
+def test_a_commit_whose_files_git_cannot_name_is_not_held_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    board = SqliteBoard(repo.root / STATE_DIR / "board.sqlite")
+    try:
+        first, second = (board.get(t) for t in add_tasks(board, SimWorkload(tasks=2)))
+        merger = Merger(Runtime(config=bench_config(2), repo=repo, board=board, models={}), lambda _sha: None)
+        shas = [_commit_on(repo, name, "hot.txt", f"{name}\n") for name in ("theirs", "mine")]
+        other = _commit_on(repo, "other", "cold.txt", "cold\n")
+
+        def unknown(*_args: object) -> tuple[str, ...]:
+            raise GitError(["diff"], 128, "no merge base")
+
+        async def scenario() -> None:
+            assert (await merger.land(second, "worker-2", shas[0])).merged
+            assert not (await merger.land(first, "worker-1", shas[1])).merged  # first holds hot.txt
+            monkeypatch.setattr(GitRepo, "changed_paths", unknown)
+            assert (await asyncio.wait_for(merger.land(second, "worker-2", other), 10)).merged
+
+        asyncio.run(scenario())
+    finally:
+        board.close()

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from shipyard.domain import Event, Task
+from shipyard.errors import GitError
 from shipyard.fleet.holds import Holds
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
 from shipyard.git import MergeResult
@@ -149,10 +150,17 @@ class Merger:
         return [x for x in batch if x in free]
 
     def _changed_paths(self, landings: Sequence[_Landing]) -> list[tuple[str, ...]]:
-        """The files each landing's commit changes against the tip (in the merger's thread)."""
+        """The files each landing's commit changes against the tip (in the merger's thread); none when
+        git cannot say (the merge itself will then report what is wrong)."""
         repo = self._rt.repo
         tip = self._tip or repo.rev_parse(self._rt.config.branch)
-        return [repo.changed_paths(tip, x.commit) if tip else () for x in landings]
+        changed: list[tuple[str, ...]] = []
+        for landing in landings:
+            try:
+                changed.append(repo.changed_paths(tip, landing.commit) if tip else ())
+            except GitError:
+                changed.append(())
+        return changed
 
     def _request(self, landing: _Landing) -> MergeRequest:
         task, agent = landing.task, landing.agent
