@@ -6,6 +6,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from shipyard.bench.targets import GIT_TARGET_PER_S
+
 Rows = list[dict[str, Any]]
 
 # scenario -> (series key, y value, y label)
@@ -45,6 +47,8 @@ def _panel(ax: Any, name: str, rows: Rows) -> None:
         sizes = sorted(r["agents"] for r in rows)
         ideal = [one[value] * x / one["agents"] for x in sizes]
         ax.plot(sizes, ideal, linestyle="--", color="grey", label="ideal")
+    if name == "git" and rows:
+        ax.axhline(GIT_TARGET_PER_S, linestyle=":", color="grey", label="target at 64 (disjoint)")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("agents")
