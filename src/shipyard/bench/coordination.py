@@ -82,9 +82,7 @@ async def board_fleet(root: Path, agents: int, w: SimWorkload) -> Span:
         span = watch.stop()
         done = board.counts()[TaskStatus.DONE.value]
         if done != w.tasks:
-            raise BenchError(
-                f"coordination with {agents} agent{'s' * (agents != 1)}: {done} of {w.tasks} tasks done"
-            )
+            raise BenchError(f"coordination with {count(agents, 'agent')}: {done} of {w.tasks} tasks done")
         return span
     finally:
         board.close()

@@ -100,8 +100,13 @@ class Merger:
 
     def _requeue(self) -> None:
         """Held-back commits whose files are free again go first in line."""
-        free = [x for x, paths in self._held_back if self._holds.blocker(x.task.id, paths) is None]
-        self._held_back = [(x, paths) for x, paths in self._held_back if x not in free]
+        free, still = [], []
+        for landing, paths in self._held_back:
+            if self._holds.blocker(landing.task.id, paths) is None:
+                free.append(landing)
+            else:
+                still.append((landing, paths))
+        self._held_back = still
         self._waiting[:0] = free
 
     async def _until_stirred(self) -> None:
@@ -135,19 +140,19 @@ class Merger:
 
     async def _hold_back(self, batch: Sequence[_Landing]) -> list[_Landing]:
         """The landings free to merge now; the others wait in `_held_back` for the files they change."""
-        free = [x for x in batch if self._holds.holds_any(x.task.id)]  # a holder never waits
-        checked = [x for x in batch if x not in free]
+        checked = [x for x in batch if not self._holds.holds_any(x.task.id)]  # a holder never waits
         loop = asyncio.get_running_loop()
         changed = await loop.run_in_executor(self._thread, self._changed_paths, checked)
+        waits: set[int] = set()
         for landing, paths in zip(checked, changed, strict=True):
             holder = self._holds.blocker(landing.task.id, paths)
             if holder is None:
-                free.append(landing)
                 continue
+            waits.add(id(landing))
             self._held_back.append((landing, paths))
             data = {"commit": landing.commit, "holder": holder}
             self._rt.record(Event("MergeHeld", data, landing.task.id, landing.agent))
-        return [x for x in batch if x in free]
+        return [x for x in batch if id(x) not in waits]
 
     def _changed_paths(self, landings: Sequence[_Landing]) -> list[tuple[str, ...]]:
         """The files each landing's commit changes against the tip (in the merger's thread); none when

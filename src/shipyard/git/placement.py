@@ -14,7 +14,11 @@ import array
 import fcntl
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _GET_FLAGS = 0x80086601  # FS_IOC_GETFLAGS
 _SET_FLAGS = 0x40086602  # FS_IOC_SETFLAGS
@@ -32,6 +36,20 @@ def spread_subfolders(folder: Path) -> bool:
 
 def folder_flags(folder: Path) -> int | None:
     """The file system's flags of a folder, or None where it keeps none."""
+    return _with_flags(folder, lambda _fd, flags: flags)
+
+
+def _set_flag(folder: Path, flag: int) -> bool:
+    def add(fd: int, flags: int) -> bool:
+        if not flags & flag:
+            fcntl.ioctl(fd, _SET_FLAGS, array.array("i", [flags | flag]), True)
+        return True
+
+    return _with_flags(folder, add) or False
+
+
+def _with_flags(folder: Path, use: Callable[[int, int], T]) -> T | None:
+    """`use(fd, flags)` on the open folder; None when the platform or file system keeps no flags."""
     if sys.platform != "linux":
         return None
     try:
@@ -41,24 +59,8 @@ def folder_flags(folder: Path) -> int | None:
     try:
         flags = array.array("i", [0])
         fcntl.ioctl(fd, _GET_FLAGS, flags, True)
-        return flags[0]
+        return use(fd, flags[0])
     except OSError:
         return None
     finally:
         os.close(fd)
-
-
-def _set_flag(folder: Path, flag: int) -> bool:
-    flags = folder_flags(folder)
-    if flags is None:
-        return False
-    if flags & flag:
-        return True
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.ioctl(fd, _SET_FLAGS, array.array("i", [flags | flag]), True)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    return True
