@@ -55,22 +55,20 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 
 FAST_RETRY = "\n[retry]\nbase_s = 0.01\nmax_s = 0.05\nbreaker_cooldown_s = 0.05\n"
-_TEMPLATE_RETRY = "[retry]\nmax_attempts = 6\nbase_s = 1.0\nmax_s = 60.0\n"
+FAST_RETRY_TABLE = {"base_s": 0.01, "max_s": 0.05, "breaker_cooldown_s": 0.05}
 
 
-def make_demo_repo(root: Path, workers: int = 4, extra_toml: str = "") -> Path:
+def make_demo_repo(root: Path, workers: int = 4, tables: dict[str, dict[str, Any]] | None = None) -> Path:
     """The demo's sample project as a repository, configured for the scripted fleet but not yet run."""
-    from shipyard.cli.demo import _config_text
+    from shipyard.cli.demo import demo_config
     from shipyard.demo.sample import write_sample
     from shipyard.fleet.runtime import HARNESS
     from shipyard.git import init_repo
 
     root.mkdir(parents=True)
     write_sample(root)
-    text = _config_text(workers)
-    assert _TEMPLATE_RETRY in text, "the init template's [retry] block changed; update this helper"
-    text = text.replace(_TEMPLATE_RETRY, FAST_RETRY.lstrip("\n"))
-    (root / "shipyard.toml").write_text(text + extra_toml)
+    text = demo_config(workers, {"retry": FAST_RETRY_TABLE, **(tables or {})})
+    (root / "shipyard.toml").write_text(text)
     init_repo(root, "main", HARNESS, "sample")
     return root
 

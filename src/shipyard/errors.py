@@ -11,8 +11,21 @@ class UserError(ShipyardError):
     """Bad input from the person: the message names the problem and the fix. The CLI exits 2."""
 
 
+class Problems(UserError):
+    """Several user errors found at once; the CLI prints one line each."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = tuple(lines)
+
+
 class ConfigError(UserError):
     """`shipyard.toml` or a CLI override is invalid."""
+
+
+class SetupError(ConfigError):
+    """The machine lacks what the configuration needs (bubblewrap, git, a CLI); reported after the
+    problems in what the person wrote."""
 
 
 class RepoError(UserError):

@@ -11,11 +11,14 @@ from cli_helpers import invoke, snapshot
 from shipyard.config import load_config
 
 
-def _assert_refused(result: object, root: Path, before: dict[str, bytes], needle: str) -> None:
+def _assert_refused(result: object, root: Path, before: dict[str, bytes], needle: str) -> list[str]:
+    """Exit 2, one line per problem with the first naming `needle`, and nothing written."""
     assert result.exit_code == 2, result.stdout  # type: ignore[attr-defined]
     lines = result.stderr.strip().splitlines()  # type: ignore[attr-defined]
-    assert len(lines) == 1 and needle in lines[0], lines
+    assert lines and all(line.startswith("shipyard: error: ") for line in lines), lines
+    assert needle in lines[0], lines
     assert snapshot(root) == before
+    return lines
 
 
 def test_not_a_git_repository(tmp_path: Path) -> None:
@@ -88,3 +91,27 @@ def test_init_writes_a_config_once(repo: Path) -> None:
     )
     before = snapshot(repo)
     _assert_refused(invoke("init", str(repo)), repo, before, "already exists")
+
+
+NO_BWRAP = "[sandbox]\nbwrap = '/nonexistent/bwrap'\n"
+
+
+def test_a_bad_model_string_is_named_before_a_missing_bubblewrap(repo: Path) -> None:
+    (repo / "shipyard.toml").write_text("goal = 'x'\n" + NO_BWRAP + "[models]\n" + OTHERS)
+    before = snapshot(repo)
+    result = invoke("run", str(repo), "--model", "worker=nosuch:thing")
+    lines = _assert_refused(result, repo, before, "unknown model string `nosuch:thing`")
+    assert len(lines) == 2 and "bubblewrap is not installed" in lines[1], lines
+
+
+def test_every_missing_key_and_the_sandbox_are_reported_at_once(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    models = "[models]\nworker = 'openai:gpt-5.2'\nplanner = 'anthropic:claude-opus-4-5'\njudge = 'sim'\n"
+    (repo / "shipyard.toml").write_text("goal = 'x'\n" + NO_BWRAP + models)
+    before = snapshot(repo)
+    lines = _assert_refused(invoke("run", str(repo)), repo, before, "is not set")
+    assert [line.split(": ")[2].split()[0] for line in lines[:2]] == ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]
+    assert len(lines) == 3 and "sandbox: bubblewrap is not installed" in lines[2], lines

@@ -9,7 +9,7 @@ from cli_helpers import audit, invoke, make_demo_repo, snapshot
 
 
 def test_run_completes_with_a_fifth_of_model_calls_failing(tmp_path: Path) -> None:
-    root = make_demo_repo(tmp_path / "p", extra_toml="\n[chaos]\nmodel_error_rate = 0.2\nseed = 5\n")
+    root = make_demo_repo(tmp_path / "p", tables={"chaos": {"model_error_rate": 0.2, "seed": 5}})
     result = invoke("run", str(root), "--max-cycles", "4")
     assert result.exit_code == 0, result.stdout + result.stderr
     counts = audit(root)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from shipyard.errors import GitError, RepoError
+from shipyard.errors import GitError, RepoError, SetupError
 from shipyard.git import GitRepo, Identity, init_repo
 from shipyard.git.run import MIN_VERSION, git, git_version
 
@@ -42,7 +42,7 @@ def test_open_refuses_a_missing_or_old_git(
     repo: GitRepo, monkeypatch: pytest.MonkeyPatch, version: tuple[int, ...] | None, message: str
 ) -> None:
     monkeypatch.setattr("shipyard.git.repo.git_version", lambda: version)
-    with pytest.raises(RepoError, match=message):
+    with pytest.raises(SetupError, match=message):
         GitRepo.open(repo.root)
 
 

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from shipyard.agent import cgroup
 from shipyard.agent.mount import View, git_layout, mount_args
-from shipyard.errors import ConfigError
+from shipyard.errors import SetupError
 
 ENV_ALLOW = (
     "PATH",
@@ -157,11 +157,11 @@ def unavailable_message(problem: str) -> str:
 
 
 def require_sandbox(settings: SandboxSettings) -> None:
-    """`ConfigError` (one line, with the fix) when commands would have to run unsandboxed unasked."""
+    """`SetupError` (one line, with the fix) when commands would have to run unsandboxed unasked."""
     if settings.enabled and not settings.allow_unsandboxed:
         problem = probe(settings.bwrap).problem
         if problem:
-            raise ConfigError(unavailable_message(problem))
+            raise SetupError(unavailable_message(problem))
 
 
 @dataclass

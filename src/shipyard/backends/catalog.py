@@ -12,7 +12,7 @@ from shipyard.backends import claude, codex
 from shipyard.backends.dialect import CliSettings, Dialect
 from shipyard.config import BackendConfig, ShipyardConfig
 from shipyard.domain import Role
-from shipyard.errors import ConfigError
+from shipyard.errors import ConfigError, SetupError
 from shipyard.models.pricing import Price
 
 
@@ -47,7 +47,7 @@ def resolve(entry: BackendConfig, where: str, config: ShipyardConfig, env: Mappi
     kind = kind_of(entry, where)
     binary = _find_binary(kind, entry, env)
     if binary is None:
-        raise ConfigError(
+        raise SetupError(
             f"the `{kind.command}` CLI for {where} is not installed; install it with "
             f"`npm install -g {kind.package}` (or set `binary` under [{where}])"
         )

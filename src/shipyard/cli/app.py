@@ -14,14 +14,15 @@ from rich.console import Console
 
 from shipyard.cli.bench import register as register_bench
 from shipyard.cli.build import build_runtime, open_board
-from shipyard.cli.checks import check_no_unfinished_run, run_state
+from shipyard.cli.checks import run_state
 from shipyard.cli.demo import run_demo
 from shipyard.cli.observe import DEFAULT_PORT, register, serve_alongside
+from shipyard.cli.preflight import preflight
 from shipyard.cli.progress import status_view
 from shipyard.cli.sandbox import register as register_sandbox
 from shipyard.cli.session import run_fleet, summary_lines
-from shipyard.cli.template import render
-from shipyard.config import CONFIG_NAME, Overrides, load_config
+from shipyard.cli.template import InitValues, render
+from shipyard.config import CONFIG_NAME, Overrides
 from shipyard.errors import ConfigError, UserError
 from shipyard.fleet.run import RunResult
 from shipyard.fleet.status import run_status
@@ -46,7 +47,8 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except UserError as exc:
-            typer.echo(f"shipyard: error: {exc}", err=True)
+            for line in str(exc).splitlines():
+                typer.echo(f"shipyard: error: {line}", err=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -67,9 +69,7 @@ def init(
     target = repo.root / CONFIG_NAME
     if target.exists():
         raise ConfigError(f"{target} already exists; edit it, or delete it to start over")
-    text = render(goal, check, workers, branch)
-    if goal_file:
-        text = text.replace('# goal_file = "GOAL.md"', f"goal_file = {json.dumps(goal_file)}")
+    text = render(InitValues(goal, check, workers, branch, goal_file=goal_file))
     target.write_text(text, encoding="utf-8")
     out.print(f"wrote {target}; set the goal, check command and models, then run `shipyard run {repo.root}`")
 
@@ -95,7 +95,6 @@ def run(
     dashboard_port: Annotated[int, typer.Option(min=0, max=65535)] = DEFAULT_PORT,
 ) -> None:
     """Run the fleet on a repository until the judge says done or a limit is reached."""
-    repo = GitRepo.open(path)
     overrides = Overrides(
         goal=goal,
         goal_file=goal_file,
@@ -104,10 +103,8 @@ def run(
         models=tuple(model or ()),
         extra={"chaos": CHAOS_PRESET} if chaos else {},
     )
-    config = load_config(repo.root, overrides)
-    if not new:
-        check_no_unfinished_run(repo)
-    rt = build_runtime(repo, config, os.environ, fresh=new)
+    checked = preflight(path, overrides, os.environ, unfinished_ok=new)
+    rt = build_runtime(checked, os.environ, fresh=new)
     with serve_alongside(rt, dashboard_port if dashboard else None, out.print):
         result, status = run_fleet(rt, out.print)
     _finish(result, status)
@@ -158,8 +155,8 @@ def resume(
     if state == "done":
         out.print(f"the run in {repo.root} is already done; nothing to resume")
         return
-    config = load_config(repo.root, Overrides(workers=workers))
-    rt = build_runtime(repo, config, os.environ)
+    checked = preflight(repo.root, Overrides(workers=workers), os.environ, unfinished_ok=True)
+    rt = build_runtime(checked, os.environ)
     result, status = run_fleet(rt, out.print, resume=True)
     _finish(result, status)
 

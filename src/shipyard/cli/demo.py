@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shlex
-import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from shipyard.agent.sandbox import probe
 from shipyard.cli.build import build_runtime
+from shipyard.cli.preflight import preflight
 from shipyard.cli.session import run_fleet, summary_lines
-from shipyard.cli.template import render
-from shipyard.config import CONFIG_NAME, load_config
+from shipyard.cli.template import InitValues, render
+from shipyard.config import CONFIG_NAME, Overrides
 from shipyard.demo.sample import write_sample
+from shipyard.demo.script import check_command
+from shipyard.domain import Role
 from shipyard.errors import UserError
 from shipyard.fleet.runtime import HARNESS
 from shipyard.git import init_repo
@@ -32,27 +33,21 @@ def _prepare(target: Path | None) -> Path:
     return target
 
 
-def _config_text(workers: int) -> str:
-    check = f"{shlex.quote(sys.executable)} -m pytest -q"
-    text = render(GOAL, check, workers, "main")
-    start, end = text.index("[models]"), text.index("# Per-agent limits")
-    scripted = "[models]\n" + "".join(
-        f'{r} = "scripted:demo"\n' for r in ("planner", "subplanner", "worker", "judge")
-    )
-    return text[:start] + scripted + "\n" + text[end:]
+def demo_config(workers: int, tables: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """The demo's `shipyard.toml`: the init template with every role scripted and the sample's check."""
+    models = {role.value: "scripted:demo" for role in Role}
+    values = InitValues(GOAL, check_command(), workers, "main", models=models, tables=tables or {})
+    return render(values)
 
 
 def run_demo(target: Path | None, workers: int, emit: Callable[[str], None]) -> int:
     """Returns the exit code: 0 when the judge said done with the suite passing."""
-    if importlib.util.find_spec("pytest") is None:
-        raise UserError("the demo's sample project is tested with pytest; install it: pip install pytest")
     root = _prepare(target).resolve()
     write_sample(root)
-    config_text = _config_text(workers)
     problem = probe().problem
-    if problem:  # the demo's commands are the script's own, so it may run them without the sandbox
-        config_text += "\n[sandbox]\nallow_unsandboxed = true\n"
-    (root / CONFIG_NAME).write_text(config_text, encoding="utf-8")
+    # the demo's commands are the script's own, so it may run them without the sandbox
+    tables = {"sandbox": {"allow_unsandboxed": True}} if problem else {}
+    (root / CONFIG_NAME).write_text(demo_config(workers, tables), encoding="utf-8")
     repo = init_repo(root, "main", HARNESS, "Sample project: a spec, stub modules and a failing suite")
     emit(f"demo project: {root}")
     if problem:
@@ -61,7 +56,7 @@ def run_demo(target: Path | None, workers: int, emit: Callable[[str], None]) -> 
             "(install bubblewrap, e.g. `apt-get install bubblewrap`, to sandbox them)"
         )
     emit(f"model: scripted (no LLM is called: every role plays a programmed script); workers: {workers}")
-    rt = build_runtime(repo, load_config(root), os.environ)
+    rt = build_runtime(preflight(repo.root, Overrides(), os.environ), os.environ)
     result, status = run_fleet(rt, emit)
     for line in summary_lines(result, status):
         emit(line)

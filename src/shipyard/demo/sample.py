@@ -1,4 +1,7 @@
-"""The demo's sample project: a short spec, stub modules, and a pytest suite that fails on the stubs."""
+"""The demo's sample project: a short spec, stub modules, and a test suite that fails on the stubs.
+
+The suite uses only the standard library (`python -m unittest`), so the demo runs on a plain install.
+"""
 
 from __future__ import annotations
 
@@ -31,59 +34,75 @@ STUBS = {
 }
 
 TESTS = {
-    "slug": """from textkit.slug import slugify
+    "slug": """import unittest
+
+from textkit.slug import slugify
 
 
-def test_slugify():
-    assert slugify("Hello, World!") == "hello-world"
-    assert slugify("  a  b ") == "a-b"
+class TestSlug(unittest.TestCase):
+    def test_slugify(self) -> None:
+        assert slugify("Hello, World!") == "hello-world"
+        assert slugify("  a  b ") == "a-b"
 """,
-    "roman": """from textkit.roman import from_roman, to_roman
+    "roman": """import unittest
+
+from textkit.roman import from_roman, to_roman
 
 
-def test_roundtrip():
-    assert to_roman(1994) == "MCMXCIV"
-    assert all(from_roman(to_roman(n)) == n for n in range(1, 4000))
+class TestRoman(unittest.TestCase):
+    def test_roundtrip(self) -> None:
+        assert to_roman(1994) == "MCMXCIV"
+        assert all(from_roman(to_roman(n)) == n for n in range(1, 4000))
 """,
-    "stats": """from textkit.stats import mean, median
+    "stats": """import unittest
+
+from textkit.stats import mean, median
 
 
-def test_stats():
-    assert mean([1, 2, 3, 4]) == 2.5
-    assert median([3, 1, 2]) == 2
-    assert median([4, 1, 2, 3]) == 2.5
+class TestStats(unittest.TestCase):
+    def test_stats(self) -> None:
+        assert mean([1, 2, 3, 4]) == 2.5
+        assert median([3, 1, 2]) == 2
+        assert median([4, 1, 2, 3]) == 2.5
 """,
-    "count": """from textkit.count import word_count
+    "count": """import unittest
+
+from textkit.count import word_count
 
 
-def test_count():
-    assert word_count("a b A c b a") == {"a": 3, "b": 2, "c": 1}
+class TestCount(unittest.TestCase):
+    def test_count(self) -> None:
+        assert word_count("a b A c b a") == {"a": 3, "b": 2, "c": 1}
 """,
-    "wrap": """from textkit.wrap import wrap
+    "wrap": """import unittest
+
+from textkit.wrap import wrap
 
 
-def test_wrap():
-    assert wrap("the quick brown fox", 10) == ["the quick", "brown fox"]
-    assert wrap("", 5) == []
+class TestWrap(unittest.TestCase):
+    def test_wrap(self) -> None:
+        assert wrap("the quick brown fox", 10) == ["the quick", "brown fox"]
+        assert wrap("", 5) == []
 """,
-    "case": """from textkit.case import camel_case, snake_case
+    "case": """import unittest
+
+from textkit.case import camel_case, snake_case
 
 
-def test_case():
-    assert snake_case("HelloWorld") == "hello_world"
-    assert camel_case("hello_world") == "helloWorld"
+class TestCase(unittest.TestCase):
+    def test_case(self) -> None:
+        assert snake_case("HelloWorld") == "hello_world"
+        assert camel_case("hello_world") == "helloWorld"
 """,
 }
 
 PYPROJECT = """[project]
 name = "textkit"
 version = "0.0.1"
-
-[tool.pytest.ini_options]
-testpaths = ["tests"]
-pythonpath = ["."]
-addopts = "-p no:cacheprovider"
 """
+
+# The check: the standard library's test runner, found in any Python (no pytest needed).
+CHECK_ARGS = ("-m", "unittest", "-q")
 
 
 def _stub(signature: str) -> str:
@@ -95,7 +114,7 @@ def write_sample(root: Path) -> None:
     files = {
         "SPEC.md": SPEC,
         "pyproject.toml": PYPROJECT,
-        ".gitignore": "__pycache__/\n.pytest_cache/\n",
+        ".gitignore": "__pycache__/\n",
         "CHANGELOG.md": "# Changelog\n\n",
         "textkit/__init__.py": '"""textkit: small text utilities."""\n',
         "tests/__init__.py": "",

@@ -11,7 +11,7 @@ import re
 import shlex
 import sys
 
-from shipyard.demo.sample import DELEGATED, MODULES
+from shipyard.demo.sample import CHECK_ARGS, DELEGATED, MODULES
 from shipyard.demo.solutions import SOLUTIONS
 from shipyard.domain import Role
 from shipyard.models.base import ModelRequest, ModelResponse
@@ -20,6 +20,11 @@ from shipyard.models.scripted import ScriptedModel, call, turn
 FRESH_MARK = "(none: fresh start)"
 SUB_FRESH_MARK = "(none yet)"
 _MARKERS = r"/^\(<<<<<<<\|=======\|>>>>>>>\)/d"
+
+
+def check_command() -> str:
+    """The sample's whole suite, run by this Python (add a module name to run one test file)."""
+    return shlex.join((sys.executable, *CHECK_ARGS))
 
 
 def _steps(req: ModelRequest) -> int:
@@ -84,7 +89,7 @@ def worker(req: ModelRequest) -> ModelResponse:
     if found is None or found.group(1) not in SOLUTIONS:
         return turn(call("finish", summary="no module named in the task", concerns="task unclear"))
     mod = found.group(1)
-    test = f"{shlex.quote(sys.executable)} -m pytest -q tests/test_{mod}.py"
+    test = f"{check_command()} tests.test_{mod}"
     resolving = "MERGE CONFLICT:" in prompt
     plan = [
         call("read_file", path=f"textkit/{mod}.py"),
@@ -107,7 +112,7 @@ def worker(req: ModelRequest) -> ModelResponse:
 def judge(req: ModelRequest) -> ModelResponse:
     """Judge: run the whole suite; stop when it passes."""
     if _steps(req) == 0:
-        return turn(call("shell", command=f"{shlex.quote(sys.executable)} -m pytest -q"))
+        return turn(call("shell", command=check_command()))
     passed = _last_tool(req).startswith("exit code 0")
     decision, notes = ("stop", "the whole suite passes") if passed else ("continue", "the suite still fails")
     return turn(call("verdict", decision=decision, notes=notes))

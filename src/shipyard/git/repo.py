@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipyard.errors import RepoError
+from shipyard.errors import RepoError, SetupError
 from shipyard.git import recovery, repair
 from shipyard.git.checkout import sync_checkout
 from shipyard.git.commit import commit_all, start_merge, status_paths
@@ -17,18 +17,26 @@ from shipyard.git.run import MIN_VERSION, git, git_version
 from shipyard.git.worktree import add_worktree, list_worktrees, remove_worktree
 
 
-def _require_git() -> None:
-    """Refuse, naming the fix, when git is missing or older than Shipyard's merges need."""
+def git_problem() -> str:
+    """What is wrong with this machine's git ("" when nothing): missing, or older than merges need."""
     found = git_version()
     wanted = ".".join(map(str, MIN_VERSION))
     if found is None:
-        raise RepoError(f"git was not found or did not run; install git {wanted} or newer")
+        return f"git was not found or did not run; install git {wanted} or newer"
     if found[:2] < MIN_VERSION:
         have = ".".join(map(str, found))
-        raise RepoError(
+        return (
             f"git {have} is too old: Shipyard merges with `git merge-tree --write-tree`, new in git "
             f"{wanted}; install git {wanted} or newer"
         )
+    return ""
+
+
+def _require_git() -> None:
+    """Refuse, naming the fix, when git is missing or older than Shipyard's merges need."""
+    problem = git_problem()
+    if problem:
+        raise SetupError(problem)
 
 
 @dataclass(frozen=True)
