@@ -16,6 +16,7 @@ from shipyard.cli.bench import register as register_bench
 from shipyard.cli.build import build_runtime, open_board
 from shipyard.cli.checks import run_state
 from shipyard.cli.demo import run_demo
+from shipyard.cli.doctor import register as register_doctor
 from shipyard.cli.observe import DEFAULT_PORT, register, serve_alongside
 from shipyard.cli.preflight import preflight
 from shipyard.cli.progress import status_view
@@ -173,6 +174,7 @@ def _finish(result: RunResult, status: dict[str, Any]) -> None:
 register(app, user_errors)
 register_sandbox(app, user_errors)
 register_bench(app, user_errors)
+register_doctor(app, user_errors)
 
 
 def main() -> None:

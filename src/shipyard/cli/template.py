@@ -41,7 +41,7 @@ def render(values: InitValues) -> str:
     doc["branch"] = values.branch
     if values.goal_file:
         doc["goal_file"] = values.goal_file
-    for name, entries in {"models": values.models, **values.tables}.items():
+    for name, entries in [("models", values.models), *values.tables.items()]:
         if name not in doc:  # a table the template shows only commented out
             doc[name] = tomlkit.table()
         table = doc[name]
