@@ -18,6 +18,7 @@ from typing import Literal
 from shipyard.agent.sandbox import probe, unavailable_message
 from shipyard.backends.catalog import KINDS, configured
 from shipyard.cli.checks import run_state
+from shipyard.cli.preflight import Findings, check_config, check_repo
 from shipyard.config import CONFIG_NAME, ShipyardConfig, load_config
 from shipyard.errors import UserError
 from shipyard.fleet.lock import LOCK_FILE
@@ -113,8 +114,6 @@ def config_rows(root: Path) -> tuple[list[Row], ShipyardConfig | None]:
 
 def model_rows(config: ShipyardConfig, env: Mapping[str, str]) -> list[Row]:
     """Each configured model string, and whether its provider's key is in the environment."""
-    from shipyard.cli.preflight import Findings, check_config
-
     found = Findings()
     refs = check_config(found, config, env)
     rows = [Row(f"model {role.value}", "ok", f"{ref.provider}:{ref.model_id}") for role, ref in refs.items()]
@@ -161,8 +160,6 @@ def _version_of(binary: str) -> str:
 
 def branch_rows(repo: GitRepo, config: ShipyardConfig) -> list[Row]:
     """The shared branch exists and the person's checkout lets a run keep it in step."""
-    from shipyard.cli.preflight import Findings, check_repo
-
     found = Findings()
     check_repo(found, repo, config, unfinished_ok=True)
     if found.person or found.machine:

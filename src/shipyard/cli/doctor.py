@@ -20,6 +20,7 @@ from rich.table import Table
 
 from shipyard.cli import diagnose
 from shipyard.cli.diagnose import Row
+from shipyard.cli.preflight import provider_settings
 from shipyard.config import ShipyardConfig
 from shipyard.errors import UserError
 from shipyard.models.base import Message, ModelRequest
@@ -52,8 +53,6 @@ def examine(path: Path, env: Mapping[str, str], online: bool = False) -> list[Ro
 
 def online_rows(config: ShipyardConfig, env: Mapping[str, str]) -> list[Row]:
     """One tiny request per provider model: the key, the model id and the base URL, checked for real."""
-    from shipyard.cli.preflight import provider_settings
-
     rows: list[Row] = []
     for text in diagnose.model_strings(config):
         ref = parse_model_string(text)
