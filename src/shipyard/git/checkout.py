@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from shipyard.git.hazard import STATE_DIR
 from shipyard.git.ref import branch_tip, current_branch, tree_of
 from shipyard.git.run import git
 
@@ -17,8 +18,9 @@ _locks: dict[Path, threading.Lock] = {}
 def sync_checkout(root: Path, branch: str, old: str, new: str) -> bool:
     """Bring the checkout at `root` up to the branch tip if it has `branch` checked out.
 
-    True when the checkout now matches the tip; False when `branch` is not checked out there or git
-    refused because local changes would be overwritten (nothing is touched then).
+    True when the checkout now matches the tip; False when `branch` is not checked out there, git
+    refused because local changes would be overwritten, or the tip holds an entry where Shipyard keeps
+    its state (git would delete the ignored state folder for it): nothing is touched then.
     """
     with _lock_for(root):
         if current_branch(root) != branch:
@@ -28,6 +30,8 @@ def sync_checkout(root: Path, branch: str, old: str, new: str) -> bool:
         index_tree = git(root, "write-tree", ok=(0, 1, 128)).stdout.strip()
         if index_tree == tree_of(root, tip):
             return True
+        if git(root, "rev-parse", "--verify", "--quiet", f"{tip}:{STATE_DIR}", ok=(0, 1, 128)).code == 0:
+            return False
         base = _commit_with_tree(root, tip, index_tree) or old
         return git(root, "read-tree", "-m", "-u", base, tip, ok=(0, 1, 128)).code == 0
 
