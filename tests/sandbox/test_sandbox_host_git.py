@@ -301,3 +301,40 @@ def test_control_the_persons_hooks_run_on_plain_git(site: Site) -> None:
     _install_hooks(site)
     plain(site.repo.root, "echo x > x.txt && git add x.txt && git commit -qm x")
     assert {"pwned-pre-commit", "pwned-post-commit", "pwned-reference-transaction"} <= set(site.markers())
+
+
+def test_a_run_gives_back_a_task_whose_worktree_holds_a_repository(tmp_path: Path) -> None:
+    from cli_helpers import invoke, write_script
+    from shipyard.board.sqlite import SqliteBoard
+
+    repo = make_repo(tmp_path / "target")
+    plant = SAND_IDENTITY + "git init -q nested && echo x > nested/f && git -C nested add f"
+    task = {"title": "Nest", "description": "d", "acceptance": "a", "scope": ["."]}
+    script = write_script(
+        tmp_path / "script.json",
+        {
+            "planner": [
+                {"tool_calls": [{"name": "create_task", "arguments": task}]},
+                *[{"tool_calls": [{"name": "finish", "arguments": {"summary": "s"}}]}] * 2,
+            ],
+            "worker": [
+                {"tool_calls": [{"name": "shell", "arguments": {"command": plant}}]},
+                {"tool_calls": [{"name": "finish", "arguments": {"summary": "nested it"}}]},
+            ],
+            "judge": [{"tool_calls": [{"name": "verdict", "arguments": {"decision": "stop", "notes": "n"}}]}],
+        },
+    )
+    (repo / "shipyard.toml").write_text(
+        f'goal = "g"\nworkers = 1\nmax_cycles = 1\n[models]\ndefault = "scripted:{script}"\n'
+        "[fleet]\nmax_attempts = 1\n"
+    )
+    invoke("run", str(repo))
+    board = SqliteBoard(repo / ".shipyard" / "board.sqlite")
+    try:
+        (failed,) = board.tasks()
+    finally:
+        board.close()
+    assert failed.status.value == "failed" and failed.handoff is not None
+    assert failed.handoff.summary == "nested it"
+    assert "Not committed: the worktree holds a nested git repository (nested/.git)" in failed.handoff.concerns
+    assert git(repo, "log", "--format=%s", "main").splitlines() == ["init"]
