@@ -336,5 +336,6 @@ def test_a_run_gives_back_a_task_whose_worktree_holds_a_repository(tmp_path: Pat
         board.close()
     assert failed.status.value == "failed" and failed.handoff is not None
     assert failed.handoff.summary == "nested it"
-    assert "Not committed: the worktree holds a nested git repository (nested/.git)" in failed.handoff.concerns
+    said = "Not committed: the worktree holds a nested git repository (nested/.git)"
+    assert said in failed.handoff.concerns
     assert git(repo, "log", "--format=%s", "main").splitlines() == ["init"]
