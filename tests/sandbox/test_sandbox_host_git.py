@@ -339,3 +339,23 @@ def test_a_run_gives_back_a_task_whose_worktree_holds_a_repository(tmp_path: Pat
     said = "Not committed: the worktree holds a nested git repository (nested/.git)"
     assert said in failed.handoff.concerns
     assert git(repo, "log", "--format=%s", "main").splitlines() == ["init"]
+
+
+@pytest.mark.parametrize("kind", ["file", "folder", "gitlink"])
+def test_the_checkout_sync_refuses_any_state_entry(site: Site, kind: str) -> None:
+    sha = site.repo.rev_parse("main") or ""
+    make = {
+        "file": "echo x > .shipyard && git add --all",
+        "folder": "mkdir .shipyard && echo x > .shipyard/f && git add -f .shipyard",
+        "gitlink": f"git update-index --add --cacheinfo 160000,{'1' * len(sha)},.shipyard",
+    }[kind]
+    plain(site.worktree, f"{make} && git commit -qm state")
+    old = site.repo.rev_parse("main") or ""
+    result = site.repo.merge_onto("main", site.repo.rev_parse("shipyard/w") or "", "land", SHIPYARD, SHIPYARD)
+    assert result.sha is not None and site.repo.sync_checkout("main", old, result.sha) is False
+    assert (site.worktree / ".git").is_file()  # the state folder (and the worktree in it) are still there
+    (site.worktree / "ok.txt").write_text("ok\n")
+    assert site.commit() is not None  # and a tip without one syncs
+    plain(site.worktree, "git rm -rq --cached .shipyard && git commit -qm unstate")
+    landed = site.repo.merge_onto("main", site.repo.rev_parse("shipyard/w") or "", "m", SHIPYARD, SHIPYARD)
+    assert landed.sha is not None and site.repo.sync_checkout("main", old, landed.sha) is True
