@@ -30,6 +30,9 @@ OTHER = f"planted-other-worktree-{TAG}"
 CHECKOUT = f"planted-checkout-{TAG}"
 MARKER = f"shipyard-escape-{TAG}"
 WORKTREE = "worker-1-task-1"
+# Hooks the person installed: Shipyard's own git must run none of them.
+PERSON_HOOKS = ("pre-commit", "commit-msg", "post-commit", "post-merge", "post-checkout", "post-index-change")
+PERSON_HOOKS += ("reference-transaction", "post-rewrite")
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,21 @@ ESCAPES: dict[str, tuple[Callable[[World], dict[str, Any]], Callable[[str], bool
         ),
         lambda out: "post-merge: Read-only file system" in out and "could not lock config file" in out,
     ),
+    "plant links and config in the worktree's git admin folder": (
+        lambda w: shell(
+            f'a=$(git rev-parse --absolute-git-dir); ln -sf {w.outside}/victim.txt "$a/COMMIT_EDITMSG"; '
+            f'mkdir -p "$a/logs"; ln -sf {w.outside}/victim.txt "$a/logs/HEAD"; '
+            f"printf '[core]\\n\\thooksPath = /tmp\\n' > \"$a/config.worktree\""
+        ),
+        lambda out: out.count("Read-only file system") == 3,
+    ),
+    "commit a .shipyard link and .gitmodules": (
+        lambda w: shell(
+            f"ln -s {w.outside} .shipyard && printf '[submodule \"x\"]\\n\\tpath = x\\n' > .gitmodules"
+            " && echo planted"
+        ),
+        lambda out: out == "exit code 0\nplanted",
+    ),
     "redirect the worktree's .git": (
         lambda w: shell("echo 'gitdir: /tmp/evil' > .git; rm -f .git"),
         lambda out: "Read-only file system" in out and "Device or resource busy" in out,
@@ -193,6 +211,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     other = repo / ".shipyard" / "worktrees" / "other-agent"
     git(repo, "worktree", "add", "-q", "-b", "shipyard/other-agent", str(other))
     (other / "secret.txt").write_text(OTHER + "\n")
+    for name in PERSON_HOOKS:
+        hook = repo / ".git" / "hooks" / name
+        hook.write_text(f"#!/bin/sh\ntouch {outside}/hooked-{name}\n")
+        hook.chmod(0o755)
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
@@ -270,9 +292,16 @@ def test_nothing_outside_the_worktree_changed(run: dict[str, Any], world: World)
     assert (world.outside / "victim.txt").read_text() == "victim\n"
     assert not (world.repo / "abs.txt").exists() and not (world.repo / "dotdot.txt").exists()
     assert (world.home / ".ssh" / "id_ed25519").read_text() == SSH_KEY + "\n"
-    assert not (world.common / "hooks" / "post-merge").exists()
+    assert (world.common / "hooks" / "post-merge").read_text().endswith("/hooked-post-merge\n")
     assert "hooksPath" not in (world.common / "config").read_text()
     assert "evil" not in git(world.repo, "branch", "--list")
+
+
+def test_shipyards_own_paths_were_not_committed(run: dict[str, Any], world: World) -> None:
+    assert world.state.is_dir() and not world.state.is_symlink()
+    assert (world.state / "board.sqlite").is_file()
+    tree = git(world.repo, "ls-tree", "-r", "--name-only", "main").split()
+    assert "done.txt" in tree and ".shipyard" not in tree and ".gitmodules" not in tree
 
 
 def test_the_shared_branch_moved_only_by_the_harness_merge(run: dict[str, Any], world: World) -> None:

@@ -8,9 +8,12 @@ import asyncio
 import os
 from pathlib import Path
 
+import pytest
+
 from cli_helpers import git, make_repo
 from shipyard.agent.paths import read_inside
 from shipyard.agent.shell import Shell
+from shipyard.errors import UnsafeWorktreeError
 from shipyard.fleet.briefing import read_notes
 from shipyard.git import SHIPYARD, GitRepo
 
@@ -27,9 +30,11 @@ def test_a_nested_repository_cannot_make_the_harness_run_code(tmp_path: Path) ->
     result = asyncio.run(Shell(worktree).run({"command": plant}))
     assert result.text.endswith("planted"), result.text
     assert not marker.exists()  # nothing ran inside the sandbox that could reach the host
-    repo.commit_all(worktree, "agent work", SHIPYARD, SHIPYARD)
+    with pytest.raises(UnsafeWorktreeError, match=r"sub/\.git"):  # refused before git looks at it
+        repo.commit_all(worktree, "agent work", SHIPYARD, SHIPYARD)
     (worktree / "sub" / "f").write_text("changed\n")
-    repo.commit_all(worktree, "agent work", SHIPYARD, SHIPYARD)
+    with pytest.raises(UnsafeWorktreeError):
+        repo.commit_all(worktree, "agent work", SHIPYARD, SHIPYARD)
     assert not marker.exists()
 
 
@@ -84,3 +89,29 @@ def test_the_sweep_leaves_the_persons_own_worktrees(tmp_path: Path) -> None:
     sweep_worktrees(rt)
     assert mine.exists() and not ours.exists()
     assert repo.list_worktrees() == [mine.resolve()]
+
+
+def test_a_prompt_link_cannot_put_a_host_file_into_prompts(tmp_path: Path) -> None:
+    from shipyard.agent import render_prompt
+    from shipyard.domain import Role
+    from shipyard.errors import ConfigError
+
+    secret = tmp_path / "host"
+    secret.mkdir()
+    (secret / "worker.md").write_text("planted-host-secret\n---user---\nu\n")
+    repo = make_repo(tmp_path / "target")
+    prompts = repo / ".shipyard-prompts"
+    prompts.mkdir()
+    (prompts / "worker.md").symlink_to(secret / "worker.md")  # as an agent's merged commit would leave it
+    with pytest.raises(ConfigError, match="link out of the repository"):
+        render_prompt(Role.WORKER, {}, prompts, repo)
+    (prompts / "worker.md").unlink()
+    prompts.rmdir()
+    prompts.symlink_to(secret)  # the whole folder a link out
+    with pytest.raises(ConfigError, match="link out of the repository"):
+        render_prompt(Role.WORKER, {}, prompts, repo)
+    prompts.unlink()
+    prompts.mkdir()
+    (prompts / "worker.md").write_text("own prompt\n---user---\nu\n")  # a regular file is read as before
+    assert render_prompt(Role.WORKER, {}, prompts, repo) == ("own prompt", "u")
+    assert "planted-host-secret" in render_prompt(Role.WORKER, {}, secret, repo)[0]  # yours, outside

@@ -37,7 +37,7 @@ def test_the_layout_of_a_linked_worktree(worktree: Path) -> None:
     assert layout.common == repo / ".git" and layout.checkout == repo
 
 
-def test_the_plan_hides_the_checkout_and_state_and_pins_git(worktree: Path, tmp_path: Path) -> None:
+def test_the_plan_hides_checkout_and_state_and_keeps_git_read_only(worktree: Path, tmp_path: Path) -> None:
     repo, home = worktree.parents[2], tmp_path / "home"
     home.mkdir()
     rules = dict(plan(git_layout(worktree), View(home=home, exposed=[repo / ".shipyard" / "worktrees"])))
@@ -45,12 +45,13 @@ def test_the_plan_hides_the_checkout_and_state_and_pins_git(worktree: Path, tmp_
     assert rules[repo] is Kind.EMPTY and rules[repo / ".shipyard"] is Kind.EMPTY
     assert rules[home] is Kind.SCRATCH and rules[Path("/tmp")] is Kind.SCRATCH
     assert rules[repo / ".git"] is Kind.READ and rules[repo / ".git" / "hooks"] is Kind.EMPTY
-    assert rules[repo / ".git" / "worktrees"] is Kind.EMPTY and rules[admin] is Kind.WRITE
-    assert rules[admin / "HEAD"] is Kind.READ and rules[admin / "gitdir"] is Kind.READ
+    assert rules[repo / ".git" / "worktrees"] is Kind.EMPTY and rules[admin] is Kind.READ
+    assert not any(path.is_relative_to(admin) and kind is Kind.WRITE for path, kind in rules.items())
     assert rules[worktree] is Kind.WRITE and rules[worktree / ".git"] is Kind.READ
     assert repo / ".shipyard" / "worktrees" not in rules  # never shown again, whatever is asked
     order = [path for path, _ in plan(git_layout(worktree), View(home=home))]
-    assert order.index(repo) < order.index(repo / ".git") < order.index(admin) < order.index(admin / "HEAD")
+    assert order.index(repo) < order.index(repo / ".git") < order.index(repo / ".git" / "worktrees")
+    assert order.index(repo / ".git" / "worktrees") < order.index(admin)
 
 
 def test_git_reads_but_cannot_write_the_shared_history(worktree: Path) -> None:

@@ -1,6 +1,7 @@
 """What a sandboxed command sees, as bubblewrap mount arguments: the system read-only, a private `/tmp`,
-the person's home, checkout and `.shipyard/` hidden, the git internals read-only except the worktree's own
-admin folder, and the worktree itself read-write."""
+the person's home, checkout and `.shipyard/` hidden, the git internals read-only (the worktree's own admin
+folder too: Shipyard runs git there unsandboxed, so nothing in it may be the agent's), and the worktree
+itself read-write."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ STATE_DIR = ".shipyard"
 # Scratch and runtime folders every command gets empty and private (sockets of the host live in /run).
 SCRATCH = ("/tmp", "/var/tmp", "/run", "/dev/shm")
 HOMES = ("/home", "/root")
-# Files of a worktree's admin folder that say which repository and branch it is: never the agent's to change.
-_ADMIN_PINNED = ("commondir", "gitdir", "HEAD")
 
 
 class Kind(Enum):
@@ -84,8 +83,9 @@ def _git_rules(layout: GitLayout) -> list[tuple[Path, Kind]]:
     if layout.common is not None:
         rules += [(layout.common, Kind.READ), (layout.common / "hooks", Kind.EMPTY)]
     if layout.admin is not None and layout.common is not None and layout.admin != layout.common:
-        rules += [(layout.common / "worktrees", Kind.EMPTY), (layout.admin, Kind.WRITE)]
-        rules += [(layout.admin / name, Kind.READ) for name in _ADMIN_PINNED]
+        # Read-only as a whole: a link or file planted there (COMMIT_EDITMSG, logs/HEAD, config.worktree,
+        # the index) would be written through or obeyed by the harness's own git on the host.
+        rules += [(layout.common / "worktrees", Kind.EMPTY), (layout.admin, Kind.READ)]
     if layout.dot_git is not None:
         rules.append((layout.dot_git, Kind.READ))
     return rules

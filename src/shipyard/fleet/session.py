@@ -48,7 +48,7 @@ def _tools(rt: Runtime, s: Session) -> tuple[Tool, ...]:
 
 async def run_session(rt: Runtime, s: Session) -> AgentOutcome:
     """Run one agent to its end (finished, or stopped by a limit) and return its outcome."""
-    system, prompt = render_prompt(s.role, s.variables, rt.prompts_dir())
+    system, prompt = render_prompt(s.role, s.variables, rt.prompts_dir(), rt.repo.root)
     lim = rt.config.limits
     limits = AgentLimits(max_steps=lim.max_steps, wall_time_s=lim.wall_time_s, max_tokens=lim.max_tokens)
     run = AgentRun(

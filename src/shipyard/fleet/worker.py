@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from shipyard.agent import AgentOutcome, StopReason
 from shipyard.agent.paths import read_inside
 from shipyard.domain import Handoff, Role, Task
+from shipyard.errors import UnsafeWorktreeError
 from shipyard.fleet.briefing import read_notes, task_brief
 from shipyard.fleet.merger import Merger
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
@@ -136,9 +137,14 @@ async def _commit_and_land(
     summary = rt.redact(handoff.summary)  # commit messages outlive the run: no secret goes into history
     repo, message = rt.repo, f"{seat.task.title}\n\n{summary}\n\nShipyard-Task: #{seat.task.id}\n"
     identity = agent_identity(seat.agent)
-    made = await asyncio.to_thread(
-        repo.commit_all, seat.worktree, message, identity, HARNESS, seat.merge_head
-    )
+    try:
+        made = await asyncio.to_thread(
+            repo.commit_all, seat.worktree, message, identity, HARNESS, seat.merge_head
+        )
+    except UnsafeWorktreeError as exc:  # e.g. a nested repository: refused, and the handoff says why
+        said = replace(handoff, concerns=f"{handoff.concerns}\nNot committed: {exc}".strip())
+        _give_back(rt, seat, f"not committed: {exc}", said)
+        return False, ()
     seat.merge_head = None
     head = made or await asyncio.to_thread(_unmerged_head, rt, seat)
     if head is None:

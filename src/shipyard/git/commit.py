@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shipyard.errors import GitError
+from shipyard.git.hazard import NEVER_STAGED, refuse_nested
 from shipyard.git.identity import SHIPYARD, Identity, identity_env
 from shipyard.git.ref import head_commit, no_merge_pending, rev_parse
 from shipyard.git.run import NO_REFLOG, git, nul_split
@@ -26,9 +27,12 @@ def commit_all(
 
     Concludes a pending merge only if its MERGE_HEAD is `merge_head` (the one the harness started); a
     MERGE_HEAD an agent wrote itself is dropped, so no commit can graft in a parent of its choosing.
+    Refuses (`UnsafeWorktreeError`) a worktree holding a nested repository, before git looks at it;
+    anything named `.shipyard`, and `.gitmodules`, are left out of the commit.
     """
+    refuse_nested(worktree)
     merging = _keep_only_our_merge(worktree, merge_head)
-    git(worktree, "add", "--all")
+    git(worktree, "add", "--all", "--", ".", *NEVER_STAGED)
     env = identity_env(author, committer)
     done = git(
         worktree,
@@ -42,7 +46,7 @@ def commit_all(
         ok=(0, 1),
     )
     if done.code == 1:  # nothing staged, or a hook refused: only the first is not an error
-        if merging or git(worktree, "diff", "--cached", "--quiet", ok=(0, 1)).code == 1:
+        if merging or git(worktree, "diff", "--cached", "--quiet", "--no-ext-diff", ok=(0, 1)).code == 1:
             raise GitError(["commit"], 1, done.stderr or done.stdout)
         return None
     return head_commit(worktree) or git(worktree, "rev-parse", "HEAD").stdout.strip()
@@ -78,5 +82,5 @@ def start_merge(worktree: Path, ref: str, identity: Identity = SHIPYARD) -> tupl
 
 def conflicted_paths(worktree: Path) -> tuple[str, ...]:
     """The paths with unresolved merge conflicts in a work tree."""
-    out = git(worktree, "diff", "--name-only", "-z", "--diff-filter=U")
+    out = git(worktree, "diff", "--name-only", "-z", "--no-ext-diff", "--diff-filter=U")
     return tuple(dict.fromkeys(nul_split(out.stdout)))

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from shipyard.errors import GitError
+from shipyard.git.hazard import nested_repositories
 from shipyard.git.run import git
 
 _POINTER = ".git"
@@ -58,22 +59,25 @@ def unpark(spot: Path, worktree: Path) -> bool:
 def refresh(worktree: Path) -> None:
     """Make a reused folder match the worktree's HEAD exactly: rewrite what differs, drop what is extra.
 
-    Should git fail at it (say, on a folder an agent made read-only), the folder is emptied and checked
-    out afresh.
+    Should git fail at it (say, on a folder an agent made read-only), or should the folder hold a nested
+    repository (whose config git would obey on the host), the folder is emptied and checked out afresh.
     """
-    try:
-        # A fresh index from HEAD (nothing of the last agent's is trusted), refreshed: the files that
-        # match get their stat recorded, so only the others are written again. With a pathspec, `reset`
-        # neither moves HEAD nor writes ORIG_HEAD, and plumbing writes no lock file: each lock file is
-        # a file made and deleted, and such churn is what bounds a large fleet.
-        git(worktree, "reset", "--no-quiet", "--", ".", ok=(0, 1))
-        git(worktree, "checkout-index", "--all", "--force", "--quiet")
-        git(worktree, "clean", "-ffdxq")
-    except GitError:
-        for entry in worktree.iterdir():
-            if entry.name != _POINTER:
-                _remove_entry(entry)
-        git(worktree, "read-tree", "--reset", "-u", "HEAD")
+    if not nested_repositories(worktree):
+        try:
+            # A fresh index from HEAD (nothing of the last agent's is trusted), refreshed: the files that
+            # match get their stat recorded, so only the others are written again. With a pathspec,
+            # `reset` neither moves HEAD nor writes ORIG_HEAD, and plumbing writes no lock file: each
+            # lock file is a file made and deleted, and such churn is what bounds a large fleet.
+            git(worktree, "reset", "--no-quiet", "--", ".", ok=(0, 1))
+            git(worktree, "checkout-index", "--all", "--force", "--quiet")
+            git(worktree, "clean", "-ffdxq")
+            return
+        except GitError:
+            pass
+    for entry in worktree.iterdir():
+        if entry.name != _POINTER:
+            _remove_entry(entry)
+    git(worktree, "read-tree", "--reset", "-u", "HEAD")
 
 
 def _remove_entry(path: Path) -> None:

@@ -33,11 +33,15 @@ _DROPPED_ENV = frozenset(
         "GIT_CONFIG_COUNT",
         "GIT_AUTHOR_DATE",
         "GIT_COMMITTER_DATE",
+        "GIT_EXTERNAL_DIFF",
+        "GIT_DIFF_OPTS",
     }
 )
 
 # Headless and deterministic: nobody can type a passphrase for a signing key in the middle of a run.
 # No fsmonitor or submodule commands: a repository an agent wrote must never run a program of its choosing.
+# No hooks at all (the person's own included, which `--no-verify` does not stop for post-commit,
+# reference-transaction, post-checkout, ...): set on the command line, no config file can turn them back on.
 # No automatic maintenance after each commit or merge (a process each time, and a repack racing the fleet):
 # the fleet runs it once per cycle, when no agent is at work (`GitRepo.maintain`).
 _CONFIG = (
@@ -51,6 +55,10 @@ _CONFIG = (
     "core.fsmonitor=false",
     "-c",
     "diff.ignoreSubmodules=all",
+    "-c",
+    "submodule.recurse=false",
+    "-c",
+    "core.hooksPath=/dev/null",
 )
 
 
