@@ -118,6 +118,8 @@ class ProviderConfig(_Strict):
 class PriceConfig(_Strict):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
+    cache_read_per_mtok: float | None = Field(None, ge=0)  # None: the input price
+    cache_write_per_mtok: float | None = Field(None, ge=0)  # None: the input price
 
 
 class SimConfig(_Strict):

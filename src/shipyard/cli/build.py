@@ -91,7 +91,7 @@ def _build_one(config: ShipyardConfig, ref: ModelRef, env: Mapping[str, str]) ->
             return demo_model()
         return load_recorded(Path(ref.model_id))
     price_cfg = config.prices.get(f"{ref.provider}:{ref.model_id}")
-    price = None if price_cfg is None else Price(price_cfg.input_per_mtok, price_cfg.output_per_mtok)
+    price = None if price_cfg is None else Price(**price_cfg.model_dump())
     return build_provider_model(ref, _settings(config, ref.provider), env, price)
 
 

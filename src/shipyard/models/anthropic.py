@@ -44,7 +44,7 @@ class AnthropicModel:
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         reply = await self._create(request)
-        usage = _usage(reply.usage)
+        usage = wire_usage(reply.usage)
         cost = price_usd("anthropic", self.model_id, usage, self.price)
         return ModelResponse(
             text="".join(b.text for b in reply.content if isinstance(b, TextBlock)),
@@ -124,7 +124,15 @@ def _tool_call(block: ToolUseBlock) -> ToolCall:
     return ToolCall(block.id, block.name, dict(arguments))
 
 
-def _usage(usage: WireUsage) -> Usage:
-    # Cached prompt tokens are counted apart from `input_tokens`; they are still prompt tokens.
-    cached = (usage.cache_creation_input_tokens or 0) + (usage.cache_read_input_tokens or 0)
-    return Usage(usage.input_tokens + cached, usage.output_tokens)
+def wire_usage(usage: WireUsage) -> Usage:
+    """Billed usage: the API counts cache reads and writes apart from `input_tokens`; ours include them."""
+    read = usage.cache_read_input_tokens or 0
+    write = usage.cache_creation_input_tokens or 0
+    hour = usage.cache_creation.ephemeral_1h_input_tokens if usage.cache_creation else 0
+    return Usage(
+        usage.input_tokens + read + write,
+        usage.output_tokens,
+        cache_read_tokens=read,
+        cache_write_tokens=write,
+        cache_write_1h_tokens=hour,
+    )

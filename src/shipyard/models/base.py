@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any, Literal, Protocol
 
 from shipyard.domain import Role
@@ -38,15 +38,43 @@ class ToolSpec:
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens of one or more calls, as billed.
+
+    `input_tokens` counts every prompt token (OpenAI's and `genai-prices`' convention); of those,
+    `cache_read_tokens` were served from the provider's prompt cache and `cache_write_tokens` were
+    written to it (`cache_write_1h_tokens` of them with a one-hour TTL). `reasoning_tokens` are part
+    of `output_tokens`.
+    """
+
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cache_write_1h_tokens: int = 0
 
     @property
     def total(self) -> int:
         return self.input_tokens + self.output_tokens
 
+    @property
+    def uncached_input_tokens(self) -> int:
+        """Prompt tokens billed at the full input price."""
+        return max(0, self.input_tokens - self.cache_read_tokens - self.cache_write_tokens)
+
     def __add__(self, other: Usage) -> Usage:
-        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens)
+        return Usage(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
+def usage_fields(usage: Usage) -> dict[str, int]:
+    """`usage` as the fields of a `ModelCalled` event (input tokens include the cached ones)."""
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+    }
 
 
 @dataclass(frozen=True)

@@ -123,9 +123,17 @@ def parse_arguments(raw: str) -> tuple[dict[str, Any], str | None]:
 
 
 def _usage(completion: ChatCompletion) -> Usage:
-    if completion.usage is None:  # some compatible servers omit it
+    usage = completion.usage
+    if usage is None:  # some compatible servers omit it
         return Usage()
-    return Usage(completion.usage.prompt_tokens, completion.usage.completion_tokens)
+    prompt, output = usage.prompt_tokens_details, usage.completion_tokens_details
+    return Usage(
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        cache_read_tokens=(prompt.cached_tokens or 0) if prompt else 0,
+        cache_write_tokens=(prompt.cache_write_tokens or 0) if prompt else 0,
+        reasoning_tokens=(output.reasoning_tokens or 0) if output else 0,
+    )
 
 
 def _detail(exc: openai.APIStatusError) -> str:
