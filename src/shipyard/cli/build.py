@@ -20,12 +20,14 @@ from shipyard.fleet.runtime import STATE_DIR, Runtime, StopSignal
 from shipyard.git import GitRepo
 from shipyard.models.base import Model
 from shipyard.models.factory import (
+    HTTP_PROVIDERS,
     ModelRef,
     ProviderSettings,
     build_provider_model,
     check_provider_ready,
     parse_model_string,
 )
+from shipyard.models.generation import Generation, GenerationModel
 from shipyard.models.pricing import Price
 from shipyard.models.scripted import load_recorded
 
@@ -78,7 +80,14 @@ def build_models(
     for ref in refs.values():
         if ref not in built:
             built[ref] = _build_one(config, ref, env)
+            if ref.provider in HTTP_PROVIDERS:
+                built[ref] = GenerationModel(built[ref], _generations(config))
     return {role: built[ref] for role, ref in refs.items()}
+
+
+def _generations(config: ShipyardConfig) -> dict[Role, Generation]:
+    """`[generation.*]` of shipyard.toml, per role."""
+    return {role: Generation(**config.generation_for(role).model_dump()) for role in Role}
 
 
 def _build_one(config: ShipyardConfig, ref: ModelRef, env: Mapping[str, str]) -> Model:

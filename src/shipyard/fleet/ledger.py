@@ -71,6 +71,8 @@ class LedgerObserver:
             "role": run.role.value,
             "step": step,
             **usage_fields(response.usage),
+            "cut_off": response.cut_off,
+            "cut_replies": response.cut_retries + int(response.cut_off),
             "cost_usd": response.cost_usd,
             "text": _clean(response.text, self._redact),
             "tool_calls": [c.name for c in response.tool_calls],

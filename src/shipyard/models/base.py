@@ -8,6 +8,10 @@ from typing import Any, Literal, Protocol
 from shipyard.domain import Role
 
 MessageRole = Literal["system", "user", "assistant", "tool"]
+CacheTTL = Literal["5m", "1h", "off"]
+CacheRetention = Literal["in_memory", "24h"]
+# Today's models write up to 64k (Claude) or 128k (GPT-5) tokens; a 300-line file is about 4k.
+DEFAULT_MAX_OUTPUT_TOKENS = 32_000
 
 
 @dataclass(frozen=True)
@@ -20,11 +24,21 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class Reasoning:
+    """A reasoning item of a reply (an Anthropic thinking block, an OpenAI Responses reasoning item),
+    kept verbatim and sent back with the next turn of the same provider, as the APIs require."""
+
+    provider: str
+    item: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Message:
     role: MessageRole
     content: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    reasoning: tuple[Reasoning, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,11 +93,20 @@ def usage_fields(usage: Usage) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class ModelRequest:
+    """One call. The generation settings are filled per role by `GenerationModel` (shipyard.toml)."""
+
     messages: tuple[Message, ...]
     tools: tuple[ToolSpec, ...] = ()
     role: Role = Role.WORKER
     agent: str = "agent"
-    max_output_tokens: int = 4096
+    max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
+    # A stable id of the agent session: OpenAI's `prompt_cache_key`, so its calls reach one cache.
+    session: str = ""
+    cache_ttl: CacheTTL = "5m"  # Anthropic: the conversation's breakpoints ("off": no caching)
+    prefix_cache_ttl: CacheTTL | None = None  # Anthropic: the tools + system breakpoint; None: `cache_ttl`
+    cache_retention: CacheRetention | None = None  # OpenAI: `24h` where the model offers it
+    reasoning_effort: str | None = None  # OpenAI reasoning models
+    thinking_budget_tokens: int = 0  # Anthropic extended thinking; 0 is off
 
 
 @dataclass(frozen=True)
@@ -92,6 +115,10 @@ class ModelResponse:
     tool_calls: tuple[ToolCall, ...] = ()
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
+    reasoning: tuple[Reasoning, ...] = ()
+    # The reply was stopped by the output limit: its tool calls may be cut and must not run.
+    cut_off: bool = False
+    cut_retries: int = 0  # cut replies retried with a larger limit before this one
 
 
 class Model(Protocol):

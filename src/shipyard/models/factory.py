@@ -122,4 +122,6 @@ def _anthropic(ref: ModelRef, settings: ProviderSettings, access: _Access, price
         timeout=settings.timeout_s,
         max_retries=settings.max_retries,
     )
-    return AnthropicModel(ref.model_id, client, price=price, api_key_env=access.key_env)
+    return AnthropicModel(
+        ref.model_id, client, price=price, api_key_env=access.key_env, idle_timeout_s=settings.timeout_s
+    )
