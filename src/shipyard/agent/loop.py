@@ -141,7 +141,7 @@ def _limit_reached(state: _State) -> StopReason | None:
 
 async def _ask(model: Model, state: _State) -> ModelResponse:
     """One model call within the remaining wall time; records usage and tells the observer."""
-    state.messages = context.trim(state.messages, context.BUDGET_CHARS)
+    state.messages = context.compact(state.messages, context.BUDGET_CHARS)
     run = state.run
     specs = tuple(t.spec for t in run.tools)
     session = f"{run.agent}-{state.session}"
