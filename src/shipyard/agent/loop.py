@@ -38,6 +38,7 @@ class AgentLimits:
     max_steps: int = 50
     wall_time_s: float = 900.0
     max_tokens: int = 400_000
+    context_chars: int | None = None  # compact the conversation past this size; None: context.BUDGET_CHARS
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def _limit_reached(state: _State) -> StopReason | None:
 
 async def _ask(model: Model, state: _State) -> ModelResponse:
     """One model call within the remaining wall time; records usage and tells the observer."""
-    state.messages = context.compact(state.messages, context.BUDGET_CHARS)
+    state.messages = context.compact(state.messages, run_budget(state.run))
     run = state.run
     specs = tuple(t.spec for t in run.tools)
     session = f"{run.agent}-{state.session}"
@@ -153,6 +154,11 @@ async def _ask(model: Model, state: _State) -> ModelResponse:
     if state.observer is not None:
         state.observer.model_called(run, state.steps, response)
     return response
+
+
+def run_budget(run: AgentRun) -> int:
+    """The conversation's size budget in characters."""
+    return run.limits.context_chars or context.BUDGET_CHARS
 
 
 async def _complete(model: Model, request: ModelRequest) -> ModelResponse:
