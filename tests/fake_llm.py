@@ -21,6 +21,7 @@ from typing import Any
 from fake_stream import anthropic_events, responses_events, responses_json, sse
 
 INPUT_TOKENS = 11
+MAX_CACHE_CONTROLS = 4
 OUTPUT_TOKENS = 7
 _PATHS = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic", "/v1/responses": "responses"}
 _RESULT_TYPES = frozenset({"function_call_output", "custom_tool_call_output"})
@@ -36,6 +37,12 @@ class FakeReply:
     headers: dict[str, str] = field(default_factory=dict)
     # Sent verbatim as every tool call's arguments (OpenAI) or input (Anthropic, parsed if it is JSON).
     raw_arguments: str | None = None
+    # Prompt tokens served from / written to the cache (counted inside `input_tokens` as OpenAI does).
+    cache_read: int = 0
+    cache_write: int = 0
+    input_tokens: int = INPUT_TOKENS
+    # The reply was stopped by the output limit (`length` / `max_tokens` / `incomplete`).
+    cut: bool = False
 
 
 Responder = Callable[[str, dict[str, Any]], FakeReply]
@@ -120,6 +127,9 @@ class FakeLLMServer:
         with self._lock:
             self._requests.append(body)
             self._headers.append(headers)
+        refused = refusal(api, body)
+        if refused is not None:
+            return FakeReply(text=refused, status=400), _error_json(api, FakeReply(text=refused, status=400))
         try:
             reply = self.responder(api, body)
         except Exception as exc:
@@ -130,6 +140,27 @@ class FakeLLMServer:
         n = next(self._ids)
         build = {"openai": _openai_json, "anthropic": _anthropic_json, "responses": _responses_json}[api]
         return reply, build(reply, body.get("model", ""), n)
+
+
+def refusal(api: str, body: dict[str, Any]) -> str | None:
+    """What the real API answers 400 to, as far as the fake knows it."""
+    if api != "anthropic":
+        return None
+    marks = count_cache_controls(body)
+    if marks > MAX_CACHE_CONTROLS:
+        return f"A maximum of {MAX_CACHE_CONTROLS} blocks with cache_control may be provided. Found {marks}."
+    return None
+
+
+def count_cache_controls(body: dict[str, Any]) -> int:
+    """Blocks of a Messages request (tools, system, message content) that carry `cache_control`."""
+    blocks: list[Any] = list(body.get("tools") or [])
+    system = body.get("system")
+    blocks += system if isinstance(system, list) else []
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        blocks += content if isinstance(content, list) else []
+    return sum(1 for b in blocks if isinstance(b, dict) and "cache_control" in b)
 
 
 def _openai_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
@@ -143,16 +174,19 @@ def _openai_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
             }
             for i, (name, args) in enumerate(reply.tool_calls)
         ]
-    usage = {"prompt_tokens": INPUT_TOKENS, "completion_tokens": OUTPUT_TOKENS}
+    usage = {
+        "prompt_tokens": reply.input_tokens,
+        "completion_tokens": OUTPUT_TOKENS,
+        "prompt_tokens_details": {"cached_tokens": reply.cache_read},
+    }
+    finish = "length" if reply.cut else "tool_calls" if reply.tool_calls else "stop"
     return {
         "id": f"chatcmpl-{n}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [
-            {"index": 0, "message": message, "finish_reason": "tool_calls" if reply.tool_calls else "stop"}
-        ],
-        "usage": {**usage, "total_tokens": INPUT_TOKENS + OUTPUT_TOKENS},
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {**usage, "total_tokens": reply.input_tokens + OUTPUT_TOKENS},
     }
 
 
@@ -171,15 +205,25 @@ def _anthropic_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
         "role": "assistant",
         "model": model,
         "content": content,
-        "stop_reason": "tool_use" if reply.tool_calls else "end_turn",
+        "stop_reason": "max_tokens" if reply.cut else "tool_use" if reply.tool_calls else "end_turn",
         "stop_sequence": None,
-        "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS},
+        "usage": {
+            "input_tokens": reply.input_tokens - reply.cache_read - reply.cache_write,
+            "cache_read_input_tokens": reply.cache_read,
+            "cache_creation_input_tokens": reply.cache_write,
+            "output_tokens": OUTPUT_TOKENS,
+        },
     }
 
 
 def _responses_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
     calls = [(name, _arguments(reply, args)) for name, args in reply.tool_calls]
-    return responses_json(reply.text, calls, model, n, (INPUT_TOKENS, OUTPUT_TOKENS))
+    payload = responses_json(reply.text, calls, model, n, (reply.input_tokens, OUTPUT_TOKENS))
+    payload["usage"]["input_tokens_details"]["cached_tokens"] = reply.cache_read
+    if reply.cut:
+        payload["status"] = "incomplete"
+        payload["incomplete_details"] = {"reason": "max_output_tokens"}
+    return payload
 
 
 def _stream_body(api: str, payload: dict[str, Any]) -> bytes:

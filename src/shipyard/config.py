@@ -7,7 +7,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from shipyard.domain import Role
@@ -118,6 +119,64 @@ class ProviderConfig(_Strict):
 class PriceConfig(_Strict):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
+    cache_read_per_mtok: float | None = Field(None, ge=0)  # None: the input price
+    cache_write_per_mtok: float | None = Field(None, ge=0)  # None: the input price
+
+
+CacheTTLName = Literal["5m", "1h", "off"]
+
+
+class GenerationConfig(_Strict):
+    """`[generation.ROLE]` (or `[generation.default]`): how a role's replies are generated and cached."""
+
+    max_output_tokens: int = Field(32_000, ge=256)
+    retry_max_output_tokens: int = Field(64_000, ge=256)  # one retry of a cut reply; <= the above: none
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    thinking_budget_tokens: int = Field(0, ge=0)  # Anthropic extended thinking; 0 is off
+    cache_ttl: CacheTTLName = "5m"  # Anthropic: the conversation's cache breakpoints
+    prefix_cache_ttl: CacheTTLName | None = None  # Anthropic: tools + system; None: `cache_ttl`
+    cache_retention: Literal["in_memory", "24h"] | None = None  # OpenAI; None: the account default
+
+    @model_validator(mode="after")
+    def _thinking_fits(self) -> GenerationConfig:
+        budget = self.thinking_budget_tokens
+        if budget and not 1024 <= budget < self.max_output_tokens:
+            raise ValueError(
+                f"`thinking_budget_tokens` = {budget} must be 0 (off) or at least 1024 and below "
+                f"`max_output_tokens` ({self.max_output_tokens})"
+            )
+        if self.cache_ttl == "1h" and self.prefix_cache_ttl == "5m":
+            raise ValueError("`prefix_cache_ttl` may not be shorter than `cache_ttl`; set both to 1h")
+        return self
+
+
+# Planners sleep between wakes: their tools and system prompt stay cached for an hour.
+_ROLE_GENERATION: dict[str, dict[str, Any]] = {
+    Role.PLANNER.value: {"prefix_cache_ttl": "1h"},
+    Role.SUBPLANNER.value: {"prefix_cache_ttl": "1h"},
+}
+
+
+def _generation_tables(value: Any) -> Any:
+    """Every role's table with `[generation.default]` (then the role's built-in defaults) under it."""
+    if not isinstance(value, dict):
+        return value
+    for key in value:
+        if key != "default" and key not in Role.__members__.values():
+            raise ValueError(f"unknown role `{key}`; expected default or one of {ROLE_NAMES}")
+    default = value.get("default") or {}
+    if not isinstance(default, dict):
+        return value
+    out: dict[str, Any] = {"default": default}
+    for role in Role:
+        own = value.get(role.value, {})
+        if not isinstance(own, dict):
+            return value
+        out[role.value] = {**_ROLE_GENERATION.get(role.value, {}), **default, **own}
+    return out
+
+
+GenerationTables = Annotated[dict[str, GenerationConfig], BeforeValidator(_generation_tables)]
 
 
 class SimConfig(_Strict):
@@ -189,6 +248,7 @@ class ShipyardConfig(_Strict):
     retry: RetryConfig = Field(default_factory=RetryConfig)  # type: ignore[arg-type]
     chaos: ChaosConfig = Field(default_factory=ChaosConfig)  # type: ignore[arg-type]
     backends: BackendsTable = Field(default_factory=dict)
+    generation: GenerationTables = Field(default_factory=dict, validate_default=True)
 
     @field_validator("models")
     @classmethod
@@ -197,6 +257,10 @@ class ShipyardConfig(_Strict):
             if key != "default" and key not in Role.__members__.values():
                 raise ValueError(f"unknown role `{key}`; expected one of {ROLE_NAMES}")
         return value
+
+    def generation_for(self, role: Role) -> GenerationConfig:
+        """The generation settings of a role (its table over `[generation.default]` over built-ins)."""
+        return self.generation.get(role.value) or GenerationConfig.model_validate({})
 
     def model_for(self, role: Role) -> str:
         """The model string for a role; sub-planners fall back to the planner's model."""

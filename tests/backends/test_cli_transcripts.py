@@ -80,7 +80,8 @@ def test_claude_code_events_become_a_transcript_and_a_report() -> None:
     ]
     report = transcript.report
     assert report.final == {"summary": "x", "concerns": "", "deviations": ""}
-    assert report.usage == Usage(220, 14) and report.cost_usd == 0.25 and report.steps == 3
+    assert report.usage == Usage(220, 14, cache_read_tokens=200)
+    assert report.cost_usd == 0.25 and report.steps == 3
     assert report.error is None and report.stop is None
 
 
@@ -142,7 +143,7 @@ def test_codex_events_become_a_transcript_and_a_report() -> None:
         ("model", 2, '{"summary": "done"}', []),
     ]
     assert transcript.report.final == {"summary": "done"}  # the last message, once the turn completed
-    assert transcript.report.usage == Usage(30, 9) and transcript.report.steps == 2
+    assert transcript.report.usage == Usage(30, 9, cache_read_tokens=10) and transcript.report.steps == 2
 
 
 def test_a_failed_codex_turn_has_no_answer() -> None:

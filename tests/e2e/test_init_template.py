@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from shipyard.cli.template import InitValues, render, template_text
 from shipyard.config import (
     BackendConfig,
+    GenerationConfig,
     PriceConfig,
     ProviderConfig,
     ShipyardConfig,
@@ -25,6 +26,7 @@ ENTRY_MODELS: dict[str, type[BaseModel]] = {
     "providers": ProviderConfig,
     "prices": PriceConfig,
     "backends": BackendConfig,
+    "generation": GenerationConfig,
 }
 
 

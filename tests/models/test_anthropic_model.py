@@ -39,7 +39,9 @@ def test_tool_call_round_trip_sends_blocks_and_parses_the_call(
     (body,) = server.requests
     assert body["model"] == MODEL
     assert body["max_tokens"] == 1000
-    assert body["system"] == "You are a worker."
+    assert body["stream"] is True
+    cache = {"type": "ephemeral"}
+    assert body["system"] == [{"type": "text", "text": "You are a worker.", "cache_control": cache}]
     assert body["tools"] == [
         {
             "name": "read_file",
@@ -48,7 +50,7 @@ def test_tool_call_round_trip_sends_blocks_and_parses_the_call(
         }
     ]
     assert body["messages"] == [
-        {"role": "user", "content": [{"type": "text", "text": "Fix the bug."}]},
+        {"role": "user", "content": [{"type": "text", "text": "Fix the bug.", "cache_control": cache}]},
         {
             "role": "assistant",
             "content": [
@@ -61,7 +63,7 @@ def test_tool_call_round_trip_sends_blocks_and_parses_the_call(
             "role": "user",
             "content": [
                 {"type": "tool_result", "tool_use_id": "c1", "content": "print(1)"},
-                {"type": "tool_result", "tool_use_id": "c2", "content": "print(2)"},
+                {"type": "tool_result", "tool_use_id": "c2", "content": "print(2)", "cache_control": cache},
             ],
         },
     ]

@@ -9,7 +9,14 @@ import openai
 import pytest
 
 from fake_llm import INPUT_TOKENS, OUTPUT_TOKENS, FakeLLMServer, FakeReply, count_tool_results
-from shipyard.models.base import Message, ModelRequest, ModelResponse, ToolCall, Usage
+from shipyard.models.base import (
+    DEFAULT_MAX_OUTPUT_TOKENS,
+    Message,
+    ModelRequest,
+    ModelResponse,
+    ToolCall,
+    Usage,
+)
 from shipyard.models.openai import OpenAIModel
 from shipyard.models.pricing import Price, price_usd
 
@@ -84,7 +91,7 @@ def test_text_reply_without_tools_sends_no_tools_key(server: FakeLLMServer) -> N
     assert response.text == "All done."
     assert response.tool_calls == ()
     assert "tools" not in server.requests[0]
-    assert server.requests[0]["max_completion_tokens"] == 4096
+    assert server.requests[0]["max_completion_tokens"] == DEFAULT_MAX_OUTPUT_TOKENS
 
 
 def test_assistant_message_with_only_tool_calls_sends_null_content(server: FakeLLMServer) -> None:

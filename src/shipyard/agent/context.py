@@ -1,4 +1,9 @@
-"""Context trimming: keep the conversation under a character budget by emptying old tool outputs."""
+"""Context compaction: keep the conversation under a character budget by emptying old tool outputs.
+
+Providers cache a conversation's prefix, and any change to an old message invalidates the cache from
+that message on. So the conversation is left alone until it passes its budget, then compacted in one
+step down to a low mark (60% of the budget): the prefix changes once per compaction, not at every step.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 from shipyard.models.base import Message, ToolCall
 
 BUDGET_CHARS = 400_000
+LOW_MARK = 0.6  # a compaction goes down to this share of the budget
 TRIMMED = "[trimmed]"
 _KEEP_HEAD = 2  # the system message and the first user message are never touched
 _LONG_ARG_CHARS = 200
@@ -17,6 +23,15 @@ _LONG_ARG_CHARS = 200
 def size(message: Message) -> int:
     """Characters a message costs: its text and its tool calls' arguments."""
     return len(message.content) + sum(len(repr(call.arguments)) for call in message.tool_calls)
+
+
+def compact(
+    messages: Sequence[Message], budget_chars: int = BUDGET_CHARS, low_mark: float = LOW_MARK
+) -> list[Message]:
+    """`messages` unchanged while they fit `budget_chars`; past it, trimmed in one go to the low mark."""
+    if sum(size(m) for m in messages) <= budget_chars:
+        return list(messages)
+    return trim(messages, int(budget_chars * low_mark))
 
 
 def trim(messages: Sequence[Message], budget_chars: int = BUDGET_CHARS) -> list[Message]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,10 @@ from shipyard.errors import ModelError, ToolError
 from shipyard.models.base import Message, Model, ModelRequest, ModelResponse, ToolCall, Usage
 
 NUDGE = "Use a tool; call `finish` (or `verdict`) when done."
+CUT_NOTE = (
+    "Your last reply was cut off at the output limit, so its tool calls were not run. "
+    "Write smaller pieces: one file or one edit per call, long files in parts."
+)
 MAX_IDLE_REPLIES = 3
 
 
@@ -33,6 +38,7 @@ class AgentLimits:
     max_steps: int = 50
     wall_time_s: float = 900.0
     max_tokens: int = 400_000
+    context_chars: int | None = None  # compact the conversation past this size; None: context.BUDGET_CHARS
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class _State:
     observer: Observer | None
     messages: list[Message]
     started: float = field(default_factory=time.monotonic)
+    session: str = field(default_factory=lambda: secrets.token_hex(8))
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
     steps: int = 0
@@ -96,6 +103,10 @@ async def run_agent(model: Model, run: AgentRun, observer: Observer | None = Non
     while (reason := _limit_reached(state)) is None:
         try:
             response = await _ask(model, state)
+            if response.cut_off:
+                if _cut(state, response) >= MAX_IDLE_REPLIES:
+                    return state.outcome(StopReason.NO_PROGRESS)
+                continue
             if not response.tool_calls:
                 if _nudge(state, response) >= MAX_IDLE_REPLIES:
                     return state.outcome(StopReason.NO_PROGRESS)
@@ -131,9 +142,11 @@ def _limit_reached(state: _State) -> StopReason | None:
 
 async def _ask(model: Model, state: _State) -> ModelResponse:
     """One model call within the remaining wall time; records usage and tells the observer."""
-    state.messages = context.trim(state.messages, context.BUDGET_CHARS)
+    state.messages = context.compact(state.messages, run_budget(state.run))
     run = state.run
-    request = ModelRequest(tuple(state.messages), tuple(t.spec for t in run.tools), run.role, run.agent)
+    specs = tuple(t.spec for t in run.tools)
+    session = f"{run.agent}-{state.session}"
+    request = ModelRequest(tuple(state.messages), specs, run.role, run.agent, session=session)
     response = await asyncio.wait_for(_complete(model, request), state.remaining_s())
     state.steps += 1
     state.usage += response.usage
@@ -141,6 +154,11 @@ async def _ask(model: Model, state: _State) -> ModelResponse:
     if state.observer is not None:
         state.observer.model_called(run, state.steps, response)
     return response
+
+
+def run_budget(run: AgentRun) -> int:
+    """The conversation's size budget in characters."""
+    return run.limits.context_chars or context.BUDGET_CHARS
 
 
 async def _complete(model: Model, request: ModelRequest) -> ModelResponse:
@@ -158,9 +176,18 @@ def _nudge(state: _State, response: ModelResponse) -> int:
     return state.idle
 
 
+def _cut(state: _State, response: ModelResponse) -> int:
+    """A reply cut at the output limit: its calls are not run; the agent is told to write less at once."""
+    reply = response.text or "(reply cut off)"
+    state.messages += [Message("assistant", reply), Message("user", CUT_NOTE)]
+    state.idle += 1
+    return state.idle
+
+
 async def _act(tools: dict[str, Tool], state: _State, response: ModelResponse) -> ToolResult | None:
     """Run the reply's tool calls in order; returns the result that finished the run, if any."""
-    state.messages.append(Message("assistant", response.text, response.tool_calls))
+    reply = Message("assistant", response.text, response.tool_calls, reasoning=response.reasoning)
+    state.messages.append(reply)
     for call in response.tool_calls:
         result = await asyncio.wait_for(_run_call(tools, call), state.remaining_s())
         state.messages.append(Message("tool", result.text, tool_call_id=call.id))

@@ -65,7 +65,7 @@ def resolve(entry: BackendConfig, where: str, config: ShipyardConfig, env: Mappi
         base_url=entry.base_url,
         idle_timeout_s=entry.idle_timeout_s,
         share=entry.share,
-        price=None if price is None else Price(price.input_per_mtok, price.output_per_mtok),
+        price=None if price is None else Price(**price.model_dump()),
     )
 
 

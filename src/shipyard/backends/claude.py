@@ -114,7 +114,12 @@ class ClaudeTranscript:
 
     def _result(self, event: dict[str, Any]) -> None:
         usage = event.get("usage") or {}
-        self.report.usage = Usage(_input_tokens(usage), int(usage.get("output_tokens") or 0))
+        self.report.usage = Usage(
+            _input_tokens(usage),
+            int(usage.get("output_tokens") or 0),
+            cache_read_tokens=int(usage.get("cache_read_input_tokens") or 0),
+            cache_write_tokens=int(usage.get("cache_creation_input_tokens") or 0),
+        )
         self.report.cost_usd = float(event.get("total_cost_usd") or 0.0)
         self.report.steps = max(self.report.steps, int(event.get("num_turns") or 0))
         subtype = str(event.get("subtype", ""))

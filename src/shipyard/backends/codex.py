@@ -103,8 +103,10 @@ class CodexTranscript:
             self._item(event.get("item") or {})
         elif kind == "turn.completed":
             usage = event.get("usage") or {}
-            self.report.usage += Usage(
-                int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
+            self.report.usage += Usage(  # input_tokens include the cached ones (OpenAI's convention)
+                int(usage.get("input_tokens") or 0),
+                int(usage.get("output_tokens") or 0),
+                cache_read_tokens=int(usage.get("cached_input_tokens") or 0),
             )
             self.report.running_tokens = self.report.usage.total
             self._answer()

@@ -14,6 +14,7 @@ TITLES = {
     "coordination": "coordination: scheduler + SQLite board, simulated workers, no git",
     "git": "git: worktrees, commits and merges on a real shared branch (merge_*: the merge path alone)",
     "baselines": "baselines: the same workload run by designs that failed (ratio = Shipyard / design)",
+    "tokens": "tokens: one 40-step worker session over HTTP, billed by the providers' caching rules",
 }
 
 
@@ -30,7 +31,9 @@ def table(scenario: str, rows: Rows) -> Table:
     out = Table(title=TITLES.get(scenario, scenario), title_justify="left")
     columns = list(rows[0]) if rows else []
     for name in columns:
-        out.add_column(name, justify="left" if name in ("mix", "design", "vs") else "right")
+        out.add_column(
+            name, justify="left" if name in ("mix", "design", "vs", "provider", "model") else "right"
+        )
     for row in rows:
         out.add_row(*(_cell(row.get(name)) for name in columns))
     return out

@@ -11,10 +11,12 @@ from typing import Any
 from shipyard.bench.baselines import BASELINES, BaselinePlan, run_baselines
 from shipyard.bench.coordination import run_coordination
 from shipyard.bench.gitpath import MIXES, run_git
+from shipyard.bench.tokens import PROVIDERS as TOKEN_PROVIDERS
+from shipyard.bench.tokens import TokenPlan, run_tokens
 from shipyard.errors import ConfigError
 from shipyard.models.sim import SimWorkload
 
-SCENARIOS = ("coordination", "git", "baselines")
+SCENARIOS = ("coordination", "git", "baselines", "tokens")
 Rows = list[dict[str, Any]]
 
 
@@ -46,11 +48,18 @@ class BenchOptions:
     )
     think_jitter: float = 0.25
     seed: int = 0
+    # Providers' token bills for one worker session (no fleet sizes: one session per provider).
+    tokens: Scenario | None = field(default_factory=lambda: Scenario((), 0, 0, tuple(TOKEN_PROVIDERS)))
 
 
 def parse_scenarios(specs: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """`git:disjoint,hot` -> {"git": ("disjoint", "hot")}; a bare name keeps its default variants."""
-    known = {"coordination": (), "git": tuple(MIXES), "baselines": tuple(BASELINES)}
+    known = {
+        "coordination": (),
+        "git": tuple(MIXES),
+        "baselines": tuple(BASELINES),
+        "tokens": tuple(TOKEN_PROVIDERS),
+    }
     out: dict[str, tuple[str, ...]] = {}
     for spec in specs:
         name, _, rest = spec.partition(":")
@@ -88,7 +97,7 @@ def configure(
         if per_agent is not None:
             s = replace(s, per_agent=per_agent)
         picked[name] = s
-    return BenchOptions(picked["coordination"], picked["git"], picked["baselines"])
+    return BenchOptions(picked["coordination"], picked["git"], picked["baselines"], tokens=picked["tokens"])
 
 
 def run_bench(opts: BenchOptions, progress: Callable[[str], None]) -> dict[str, Rows]:
@@ -127,4 +136,9 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None]) -> dict[str, 
                 Path(scratch),
             )
             results["baselines"] = [asdict(r) for r in run_baselines(plan, row)]
+    if opts.tokens is not None:
+        progress(
+            f"running tokens: a {TokenPlan().steps}-step worker session on {', '.join(opts.tokens.variants)}"
+        )
+        results["tokens"] = [asdict(r) for r in run_tokens(opts.tokens.variants, TokenPlan(), row)]
     return results

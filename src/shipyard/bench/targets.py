@@ -70,10 +70,41 @@ def _baselines(rows: Rows) -> list[Verdict]:
     return out
 
 
+CACHE_SHARE_TARGET = 0.85  # of a 40-step worker session's prompt tokens, read from cache
+SAVING_TARGET_X = 3.0  # cost per task with caching off / as sent (Anthropic, list prices)
+
+
+def _tokens(rows: Rows) -> list[Verdict]:
+    out = []
+    for r in rows:
+        share = r["cache_share"]
+        target = f"tokens: >= {CACHE_SHARE_TARGET:.0%} of prompt tokens from cache ({r['provider']})"
+        out.append(Verdict(target, share >= CACHE_SHARE_TARGET, f"{share:.1%}"))
+        rebuilt = f"{r['rebuilds']} rebuilds for {r['compactions']} compactions"
+        out.append(
+            Verdict(
+                f"tokens: one cache rebuild per compaction at most ({r['provider']})",
+                r["rebuilds"] <= r["compactions"],
+                rebuilt,
+            )
+        )
+        if r["provider"] == "anthropic":
+            saving = f"x{r['saving_x']} (${r['cost_usd']} vs ${r['cost_uncached_usd']} per task)"
+            out.append(
+                Verdict(
+                    f"tokens: cost >= {SAVING_TARGET_X:g}x lower with caching (anthropic)",
+                    r["saving_x"] >= SAVING_TARGET_X,
+                    saving,
+                )
+            )
+    return out
+
+
 CHECKS: dict[str, Callable[[Rows], list[Verdict]]] = {
     "coordination": _coordination,
     "git": _git,
     "baselines": _baselines,
+    "tokens": _tokens,
 }
 
 

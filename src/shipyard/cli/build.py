@@ -19,7 +19,8 @@ from shipyard.fleet.ledger import totals_from_events
 from shipyard.fleet.runtime import STATE_DIR, Runtime, StopSignal
 from shipyard.git import GitRepo
 from shipyard.models.base import Model
-from shipyard.models.factory import ModelRef, build_provider_model
+from shipyard.models.factory import HTTP_PROVIDERS, ModelRef, build_provider_model
+from shipyard.models.generation import Generation, GenerationModel
 from shipyard.models.pricing import Price
 from shipyard.models.scripted import load_recorded
 
@@ -32,7 +33,14 @@ def build_models(
     for ref in refs.values():
         if ref not in built:
             built[ref] = _build_one(config, ref, env)
+            if ref.provider in HTTP_PROVIDERS:
+                built[ref] = GenerationModel(built[ref], _generations(config))
     return {role: built[ref] for role, ref in refs.items()}
+
+
+def _generations(config: ShipyardConfig) -> dict[Role, Generation]:
+    """`[generation.*]` of shipyard.toml, per role."""
+    return {role: Generation(**config.generation_for(role).model_dump()) for role in Role}
 
 
 def _build_one(config: ShipyardConfig, ref: ModelRef, env: Mapping[str, str]) -> Model:
@@ -45,7 +53,7 @@ def _build_one(config: ShipyardConfig, ref: ModelRef, env: Mapping[str, str]) ->
             return demo_model()
         return load_recorded(Path(ref.model_id))
     price_cfg = config.prices.get(f"{ref.provider}:{ref.model_id}")
-    price = None if price_cfg is None else Price(price_cfg.input_per_mtok, price_cfg.output_per_mtok)
+    price = None if price_cfg is None else Price(**price_cfg.model_dump())
     return build_provider_model(ref, provider_settings(config.providers.get(ref.provider)), env, price)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from shipyard.agent import AgentRun, ToolResult
 from shipyard.domain import Event
 from shipyard.fleet.runtime import Runtime, Totals
-from shipyard.models.base import ModelResponse
+from shipyard.models.base import ModelResponse, usage_fields
 from shipyard.redact import Redactor
 
 TRANSCRIPT_KINDS = frozenset({"AgentStarted", "ModelCalled", "ToolCalled"})
@@ -70,8 +70,9 @@ class LedgerObserver:
         data = {
             "role": run.role.value,
             "step": step,
-            "input_tokens": response.usage.input_tokens,
-            "output_tokens": response.usage.output_tokens,
+            **usage_fields(response.usage),
+            "cut_off": response.cut_off,
+            "cut_replies": response.cut_retries + int(response.cut_off),
             "cost_usd": response.cost_usd,
             "text": _clean(response.text, self._redact),
             "tool_calls": [c.name for c in response.tool_calls],

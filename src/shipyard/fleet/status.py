@@ -50,6 +50,7 @@ def status_of(
         "tokens": fold.tokens,
         "cost_usd": round(fold.cost_usd, 6),
         "by_role": {k: {**v, "cost_usd": round(v["cost_usd"], 6)} for k, v in fold.by_role.items()},
+        "cache": fold.cache.view(),
         "authors": sorted(fold.authors),
         "last_check": None if last is None else {"sha": last.get("sha"), "passed": last.get("passed")},
         "events": fold.events,

@@ -37,6 +37,8 @@ class ProviderSettings:
     api_key_env: str | None = None
     timeout_s: float = 120.0
     max_retries: int = 2
+    # The price-table provider for a custom base URL (e.g. a proxy of OpenAI); None: found from the URL.
+    price_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def _openai(ref: ModelRef, settings: ProviderSettings, access: _Access, price: P
     )
     provider = "openai"
     if access.custom_url:
-        provider = provider_for_base_url(access.base_url) or COMPATIBLE
+        provider = settings.price_as or provider_for_base_url(access.base_url) or COMPATIBLE
     return OpenAIModel(ref.model_id, client, provider=provider, price=price, api_key_env=access.key_env)
 
 
@@ -122,4 +124,6 @@ def _anthropic(ref: ModelRef, settings: ProviderSettings, access: _Access, price
         timeout=settings.timeout_s,
         max_retries=settings.max_retries,
     )
-    return AnthropicModel(ref.model_id, client, price=price, api_key_env=access.key_env)
+    return AnthropicModel(
+        ref.model_id, client, price=price, api_key_env=access.key_env, idle_timeout_s=settings.timeout_s
+    )

@@ -51,10 +51,12 @@ def status_error(
     return ModelError(text, retryable=retryable, retry_after_s=retry_after(headers) if retryable else None)
 
 
-def timeout_error(endpoint: Endpoint) -> ModelError:
+def timeout_error(endpoint: Endpoint, why: str = "") -> ModelError:
     """The `ModelError` for a request that timed out (retryable)."""
+    detail = f" ({why})" if why else ""
     return ModelError(
-        f"{endpoint.provider}: request timed out for model `{endpoint.model_id}` at {endpoint.base_url}"
+        f"{endpoint.provider}: request timed out{detail} for model `{endpoint.model_id}` "
+        f"at {endpoint.base_url}"
         " — retry later, or raise `timeout_s` for this provider in shipyard.toml",
         retryable=True,
     )

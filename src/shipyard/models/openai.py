@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import openai
+from openai import Omit
 from openai.types.chat import (
     ChatCompletion,
     ChatCompletionFunctionToolParam,
@@ -13,6 +14,7 @@ from openai.types.chat import (
     ChatCompletionMessageParam,
 )
 from openai.types.chat.chat_completion_message_tool_call import ChatCompletionMessageToolCallUnion
+from openai.types.shared import ReasoningEffort
 
 from shipyard.errors import ModelError
 from shipyard.models.base import Message, ModelRequest, ModelResponse, ToolCall, ToolSpec, Usage
@@ -46,7 +48,8 @@ class OpenAIModel:
         completion = await self._create(request)
         if not completion.choices:
             raise ModelError(f"{self.provider}: model `{self.model_id}` sent no choices", retryable=True)
-        message = completion.choices[0].message
+        choice = completion.choices[0]
+        message = choice.message
         usage = _usage(completion)
         cost = price_usd(self.provider, self.model_id, usage, self.price)
         return ModelResponse(
@@ -54,6 +57,7 @@ class OpenAIModel:
             tool_calls=tuple(_tool_call(c) for c in message.tool_calls or ()),
             usage=usage,
             cost_usd=cost or 0.0,
+            cut_off=choice.finish_reason == "length",
         )
 
     async def _create(self, request: ModelRequest) -> ChatCompletion:
@@ -64,6 +68,9 @@ class OpenAIModel:
                 messages=[_message(m) for m in request.messages],
                 tools=tools or openai.omit,
                 max_completion_tokens=request.max_output_tokens,
+                prompt_cache_key=request.session or openai.omit,
+                prompt_cache_retention=request.cache_retention or openai.omit,
+                reasoning_effort=_effort(request.reasoning_effort),
             )
         except openai.APIStatusError as exc:
             raise status_error(self._endpoint, exc.status_code, _detail(exc), exc.response.headers) from exc
@@ -73,6 +80,10 @@ class OpenAIModel:
             raise connection_error(self._endpoint) from exc
         except openai.OpenAIError as exc:
             raise other_error(self._endpoint, exc) from exc
+
+
+def _effort(effort: str | None) -> ReasoningEffort | Omit:
+    return cast(ReasoningEffort, effort) if effort else openai.omit
 
 
 def _message(message: Message) -> ChatCompletionMessageParam:
@@ -123,9 +134,17 @@ def parse_arguments(raw: str) -> tuple[dict[str, Any], str | None]:
 
 
 def _usage(completion: ChatCompletion) -> Usage:
-    if completion.usage is None:  # some compatible servers omit it
+    usage = completion.usage
+    if usage is None:  # some compatible servers omit it
         return Usage()
-    return Usage(completion.usage.prompt_tokens, completion.usage.completion_tokens)
+    prompt, output = usage.prompt_tokens_details, usage.completion_tokens_details
+    return Usage(
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        cache_read_tokens=(prompt.cached_tokens or 0) if prompt else 0,
+        cache_write_tokens=(prompt.cache_write_tokens or 0) if prompt else 0,
+        reasoning_tokens=(output.reasoning_tokens or 0) if output else 0,
+    )
 
 
 def _detail(exc: openai.APIStatusError) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from shipyard.domain import Event
 from shipyard.report.agents import AgentTracker
+from shipyard.report.cache import CacheFold
 
 _SETBACKS = ("TaskReleased", "LeaseExpired", "AgentCrashed", "AgentStalled")
 _FINAL = ("TaskCompleted", "TaskFailed", "TaskCancelled")
@@ -73,6 +74,7 @@ class RunFold:
     health: Health = field(default_factory=Health)
     crashes: list[Event] = field(default_factory=list)
     agents: AgentTracker = field(default_factory=AgentTracker)
+    cache: CacheFold = field(default_factory=CacheFold)
 
     def feed(self, events: Iterable[Event]) -> RunFold:
         """Fold `events` (newer than `last_id`, in order) in; returns self."""
@@ -116,6 +118,7 @@ class RunFold:
         row = self.by_role.setdefault(str(e.data.get("role")), {"tokens": 0, "cost_usd": 0.0})
         row["tokens"] += tokens
         row["cost_usd"] += cost
+        self.cache.add(str(e.data.get("role")), e.agent or "?", e.data)
         figures = self.task(e.task_id)
         if figures is not None:
             figures.tokens += tokens
