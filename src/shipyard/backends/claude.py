@@ -19,6 +19,7 @@ from shipyard.domain import Role
 from shipyard.models.base import ModelResponse, ToolCall, Usage
 
 PACKAGE = "@anthropic-ai/claude-code"
+DEFAULT_BASE_URL = "https://api.anthropic.com"
 READ_TOOLS = ("Read", "Glob", "Grep")
 EDIT_TOOLS = ("Edit", "Write")  # approved by `acceptEdits` inside the worktree only
 ROLE_TOOLS = {
@@ -50,10 +51,9 @@ class ClaudeDialect:
         argv += ["--setting-sources", "", "--strict-mcp-config", "--disable-slash-commands"]
         if job.settings.model:
             argv += ["--model", job.settings.model]
-        extra = {**OFFLINE_ENV, job.settings.api_key_env: job.settings.api_key}
+        extra = {**OFFLINE_ENV, "ANTHROPIC_API_KEY": job.endpoint.token}
+        extra["ANTHROPIC_BASE_URL"] = job.endpoint.base_url
         extra["CLAUDE_CONFIG_DIR"] = str(job.home.root / ".claude")
-        if job.settings.base_url:
-            extra["ANTHROPIC_BASE_URL"] = job.settings.base_url
         prompt = job.home.root / "prompt.md"
         prompt.write_text(job.prompt, encoding="utf-8")
         return Launch(argv, job.home.env(job.environ, job.run.agent, extra), prompt)
