@@ -27,6 +27,7 @@ TASK = {
     "priority": 0,
 }
 HANDOFF = {"summary": "wrote hello.py", "concerns": "", "deviations": ""}
+PRICES = '[prices."openai:fake-codex"]\ninput_per_mtok = 1.0\noutput_per_mtok = 4.0\n'
 CHECK = f'{shlex.quote(sys.executable)} -c \'import hello; assert hello.greet("x") == "hello x"\''
 
 
@@ -128,8 +129,7 @@ def test_claude_code_worker_lands_its_task(repo: Path, tmp_path: Path) -> None:
 def test_codex_worker_lands_its_task(repo: Path, tmp_path: Path) -> None:
     with FakeLLMServer(codex_model) as server:
         backend = _backend("worker", "codex", "fake-codex", server.openai_base_url)
-        prices = '[prices."openai:fake-codex"]\ninput_per_mtok = 1.0\noutput_per_mtok = 4.0\n'
-        _config(repo, _scripts(tmp_path), backend + prices)
+        _config(repo, _scripts(tmp_path), backend + PRICES)
         with RecordingProxy() as proxy:
             result = invoke("run", str(repo), env={"OPENAI_API_KEY": "test-key", **proxy.env()})
     assert proxy.requests == []  # no traffic but to the fake model server
@@ -280,3 +280,27 @@ def test_the_key_never_reaches_a_cli_only_its_gateway_token(repo: Path, tmp_path
         for h in server.request_headers
     ]
     assert set(auth) == {KEY}  # the gateway put the key on every upstream request
+
+
+@pytest.mark.parametrize("cli", ["claude", "codex"])
+def test_a_budget_stop_refuses_a_clis_next_call_and_the_run_ends(
+    repo: Path, tmp_path: Path, cli: str
+) -> None:
+    model, name = (ClaudeModel(), "claude-sonnet-4-5") if cli == "claude" else (codex_model, "fake-codex")
+    with FakeLLMServer(model) as server:
+        url = server.url if cli == "claude" else server.openai_base_url
+        budget = "[budget]\nusd = 0.00001\n"  # spent by the first call (the scripted planner is free)
+        _config(repo, _scripts(tmp_path), _backend("worker", cli, name, url) + budget + PRICES)
+        result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k", "OPENAI_API_KEY": "k"})
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "state: stopped (budget reached" in result.stdout
+    assert len(server.requests) == 1, result.stdout  # the second call never reached the provider
+    board = SqliteBoard(repo / ".shipyard" / "board.sqlite")
+    try:
+        calls = [e.data for e in board.events() if e.kind == "ModelCalled" and e.agent == "worker-1"]
+    finally:
+        board.close()
+    metered = [c for c in calls if c["input_tokens"]]
+    assert [(c["input_tokens"], c["output_tokens"]) for c in metered] == [(INPUT_TOKENS, OUTPUT_TOKENS)]
+    assert any(c["text"].startswith("[gateway] call refused: budget reached") for c in calls)
+    assert "hello.py" not in git(repo, "ls-tree", "--name-only", "main")
