@@ -77,7 +77,6 @@ def test_a_cli_gets_a_private_home_and_only_its_gateway_token(
 
 def test_claude_code_runs_offline_with_the_role_tools(tmp_path: Path) -> None:
     launch, home = _launch(ClaudeDialect(), Role.PLANNER, tmp_path)
-    home.remove()
     argv, env = launch.argv, launch.env
     assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:9/route"
     assert env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1" and env["DISABLE_AUTOUPDATER"] == "1"
@@ -86,6 +85,10 @@ def test_claude_code_runs_offline_with_the_role_tools(tmp_path: Path) -> None:
     assert argv[argv.index("--max-turns") + 1] == "9" and argv[argv.index("--model") + 1] == "m-1"
     assert json.loads(argv[argv.index("--json-schema") + 1])["required"] == ["summary", "create_task"]
     assert "--strict-mcp-config" in argv and argv[argv.index("--setting-sources") + 1] == ""
+    exports = Path(env["CLAUDE_ENV_FILE"]).read_text()  # applied before each Bash command
+    assert (
+        exports == f"export PATH={env['PATH']}\n" and env["CLAUDE_BASH_MAINTAIN_PROJECT_WORKING_DIR"] == "1"
+    )
 
 
 def test_codex_runs_offline_in_its_sandbox(tmp_path: Path) -> None:
@@ -105,6 +108,8 @@ def test_codex_runs_offline_in_its_sandbox(tmp_path: Path) -> None:
         "check_for_update_on_startup = false",
         "plugins = false",
         'web_search = "disabled"',
+        "allow_login_shell = false",  # no /etc/profile resetting PATH
+        'exclude = ["SHIPYARD_GATEWAY_TOKEN"]',  # under [shell_environment_policy]
     ):
         assert line in config
 

@@ -272,9 +272,12 @@ def test_the_key_never_reaches_a_cli_only_its_gateway_token(repo: Path, tmp_path
         result = invoke("run", str(repo), env={key_env: KEY})
     _assert_landed(repo, result)
     sent = json.dumps(server.requests)
-    token_env = "ANTHROPIC_API_KEY" if cli == "claude" else "SHIPYARD_GATEWAY_TOKEN"
     assert KEY not in sent and "SECRET-of-the-person" not in sent
-    assert f"{token_env}=shipyard-" in sent  # the probe ran and found only the run's gateway token
+    assert "HOME=" in sent  # the probe ran
+    if cli == "claude":  # found the run's gateway token only
+        assert "ANTHROPIC_API_KEY=shipyard-" in sent
+    else:  # Codex's shell environment policy keeps even the token from its commands
+        assert "SHIPYARD_GATEWAY_TOKEN" not in sent
     auth = [
         h.get("x-api-key") or h.get("authorization", "").removeprefix("Bearer ")
         for h in server.request_headers

@@ -11,6 +11,8 @@ than asked about (stdin is a file: nobody could answer). Offline and private: it
 from __future__ import annotations
 
 import json
+import shlex
+from pathlib import Path
 from typing import Any
 
 from shipyard.agent import AgentRun, Observer, StopReason, ToolResult
@@ -37,6 +39,15 @@ OFFLINE_ENV = {
 }
 
 
+def bash_env(home: Path, path: str) -> dict[str, str]:
+    """Bash sees the one command environment, whatever the machine's shell start-up files do: Claude
+    Code applies `CLAUDE_ENV_FILE` before each command (it exports `PATH`), and returns to the worktree
+    after each one."""
+    script = home / "bash-env.sh"
+    script.write_text(f"export PATH={shlex.quote(path)}\n", encoding="utf-8")
+    return {"CLAUDE_ENV_FILE": str(script), "CLAUDE_BASH_MAINTAIN_PROJECT_WORKING_DIR": "1"}
+
+
 class ClaudeDialect:
     name = "claude"
     provider = "anthropic"
@@ -54,6 +65,7 @@ class ClaudeDialect:
         extra = {**OFFLINE_ENV, "ANTHROPIC_API_KEY": job.endpoint.token}
         extra["ANTHROPIC_BASE_URL"] = job.endpoint.base_url
         extra["CLAUDE_CONFIG_DIR"] = str(job.home.root / ".claude")
+        extra.update(bash_env(job.home.root, job.home.env(job.environ, job.run.agent, {})["PATH"]))
         prompt = job.home.root / "prompt.md"
         prompt.write_text(job.prompt, encoding="utf-8")
         return Launch(argv, job.home.env(job.environ, job.run.agent, extra), prompt)

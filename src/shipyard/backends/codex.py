@@ -53,6 +53,7 @@ def _config(job: Job) -> str:
         f"model = {json.dumps(model)}" if model else "",
         'model_provider = "shipyard"',
         'approval_policy = "never"',
+        "allow_login_shell = false",  # a login shell would run /etc/profile, which may reset PATH
         "check_for_update_on_startup = false",
         'web_search = "disabled"',
         "[model_providers.shipyard]",
@@ -60,6 +61,10 @@ def _config(job: Job) -> str:
         f"base_url = {json.dumps(job.endpoint.base_url)}",
         f"env_key = {json.dumps(TOKEN_ENV)}",
         'wire_api = "responses"',
+        "[shell_environment_policy]",  # Codex's own environment (Shipyard's allow-list), less its token
+        'inherit = "all"',
+        "ignore_default_excludes = false",
+        f"exclude = [{json.dumps(TOKEN_ENV)}]",
         "[features]",
         "plugins = false",
         "[analytics]",
