@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import select
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -115,7 +116,8 @@ def test_environment_is_scrubbed(
     names = {line.split("=", 1)[0] for line in text.splitlines()[1:]}
     assert not names & {"OPENAI_API_KEY", "GITHUB_TOKEN", "MY_SECRET", "PYTHONPATH"}
     assert "fake" not in text and "hush" not in text
-    assert "PATH=/usr/bin:/bin" in text.splitlines()
+    venv = [] if sys.prefix == sys.base_prefix else [f"{sys.prefix}/bin"]  # the one Shipyard runs from
+    assert "PATH=" + ":".join([*venv, "/usr/bin", "/bin"]) in text.splitlines()
 
 
 def test_long_output_keeps_head_and_tail(tmp_path: Path) -> None:

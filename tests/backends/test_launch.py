@@ -12,7 +12,7 @@ from shipyard.agent import AgentLimits, AgentRun, role_tools
 from shipyard.backends.bridge import Bridge
 from shipyard.backends.claude import ClaudeDialect
 from shipyard.backends.codex import CodexDialect, native_binary
-from shipyard.backends.dialect import CliSettings, Job, Launch
+from shipyard.backends.dialect import CliSettings, Endpoint, Job, Launch
 from shipyard.backends.home import CliHome
 from shipyard.domain import Role
 
@@ -37,10 +37,11 @@ def _launch(dialect: ClaudeDialect | CodexDialect, role: Role, tmp_path: Path) -
         AgentLimits(max_steps=9),
     )
     settings = CliSettings(
-        dialect.name, tmp_path / "cli", "m-1", dialect_key(dialect), "k-only", "http://127.0.0.1:9"
+        dialect.name, tmp_path / "cli", "m-1", dialect_key(dialect), "k-real", "https://provider.invalid"
     )
     home = CliHome.create(dialect.name)
-    job = Job(run, tmp_path, home, settings, Bridge.of(run).schema(), "PROMPT + notes", ENVIRON)
+    endpoint = Endpoint("http://127.0.0.1:9/route", "t-only")
+    job = Job(run, tmp_path, home, settings, Bridge.of(run).schema(), "PROMPT + notes", ENVIRON, endpoint)
     return dialect.launch(job), home
 
 
@@ -48,17 +49,23 @@ def dialect_key(dialect: ClaudeDialect | CodexDialect) -> str:
     return "ANTHROPIC_API_KEY" if dialect.name == "claude" else "OPENAI_API_KEY"
 
 
+def token_env(dialect: ClaudeDialect | CodexDialect) -> str:
+    return "ANTHROPIC_API_KEY" if dialect.name == "claude" else "SHIPYARD_GATEWAY_TOKEN"
+
+
 @pytest.mark.parametrize("dialect", [ClaudeDialect(), CodexDialect()])
-def test_a_cli_gets_a_private_home_and_only_its_own_key(
+def test_a_cli_gets_a_private_home_and_only_its_gateway_token(
     dialect: ClaudeDialect | CodexDialect, tmp_path: Path
 ) -> None:
     launch, home = _launch(dialect, Role.WORKER, tmp_path)
     try:
         env = launch.env
         secrets = {
-            k for k, v in env.items() if v in ("k-only", "sk-ant-person", "sk-person", "ghp_secret", "aws")
+            k: v
+            for k, v in env.items()
+            if v in ("t-only", "k-real", "sk-ant-person", "sk-person", "ghp_secret", "aws")
         }
-        assert secrets == {dialect_key(dialect)} and env[dialect_key(dialect)] == "k-only"
+        assert secrets == {token_env(dialect): "t-only"}  # no key: the gateway adds it upstream
         assert env["HOME"] == str(home.root) and env["PATH"].startswith(str(home.bin))
         assert env["HTTPS_PROXY"] == ENVIRON["HTTPS_PROXY"]  # a proxy the person needs still applies
         assert env["GIT_COMMITTER_EMAIL"] == "worker-1@cli.invalid"
@@ -70,15 +77,18 @@ def test_a_cli_gets_a_private_home_and_only_its_own_key(
 
 def test_claude_code_runs_offline_with_the_role_tools(tmp_path: Path) -> None:
     launch, home = _launch(ClaudeDialect(), Role.PLANNER, tmp_path)
-    home.remove()
     argv, env = launch.argv, launch.env
-    assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:9"
+    assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:9/route"
     assert env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1" and env["DISABLE_AUTOUPDATER"] == "1"
     assert env["CLAUDE_CONFIG_DIR"].startswith(str(home.root))
     assert argv[argv.index("--tools") + 1] == "Read,Glob,Grep"  # planners read
     assert argv[argv.index("--max-turns") + 1] == "9" and argv[argv.index("--model") + 1] == "m-1"
     assert json.loads(argv[argv.index("--json-schema") + 1])["required"] == ["summary", "create_task"]
     assert "--strict-mcp-config" in argv and argv[argv.index("--setting-sources") + 1] == ""
+    exports = Path(env["CLAUDE_ENV_FILE"]).read_text()  # applied before each Bash command
+    assert (
+        exports == f"export PATH={env['PATH']}\n" and env["CLAUDE_BASH_MAINTAIN_PROJECT_WORKING_DIR"] == "1"
+    )
 
 
 def test_codex_runs_offline_in_its_sandbox(tmp_path: Path) -> None:
@@ -92,12 +102,14 @@ def test_codex_runs_offline_in_its_sandbox(tmp_path: Path) -> None:
     finally:
         home.remove()
     for line in (
-        'base_url = "http://127.0.0.1:9"',
-        'env_key = "OPENAI_API_KEY"',
+        'base_url = "http://127.0.0.1:9/route"',
+        'env_key = "SHIPYARD_GATEWAY_TOKEN"',
         'approval_policy = "never"',
         "check_for_update_on_startup = false",
         "plugins = false",
         'web_search = "disabled"',
+        "allow_login_shell = false",  # no /etc/profile resetting PATH
+        'exclude = ["SHIPYARD_GATEWAY_TOKEN"]',  # under [shell_environment_policy]
     ):
         assert line in config
 

@@ -50,6 +50,8 @@ def test_a_mixed_fleet_gets_its_backends_by_role_and_slot(tmp_path: Path) -> Non
     assert picker(Role.WORKER, "worker-4") is None  # the rest run the built-in loop
     assert picker(Role.JUDGE, "judge") is None
     assert covered_roles(config) == {Role.PLANNER, Role.SUBPLANNER}
+    upstreams = sorted((u.provider, u.api_key) for u in picker.gateway.upstreams.values())
+    assert upstreams == [("anthropic", "a"), ("openai", "o")]  # one route per provider and key
 
 
 @pytest.mark.parametrize(

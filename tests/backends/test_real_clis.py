@@ -10,10 +10,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from backend_fakes import RecordingProxy, cli_binary, toml_str
 
 from cli_helpers import git, invoke, write_script
-from fake_llm import FakeLLMServer, FakeReply, count_tool_results
+from fake_llm import INPUT_TOKENS, OUTPUT_TOKENS, FakeLLMServer, FakeReply, count_tool_results
 from shipyard.board.sqlite import SqliteBoard
 
 HELLO = 'def greet(name):\n    return f"hello {name}"\n'
@@ -26,6 +27,7 @@ TASK = {
     "priority": 0,
 }
 HANDOFF = {"summary": "wrote hello.py", "concerns": "", "deviations": ""}
+PRICES = '[prices."openai:fake-codex"]\ninput_per_mtok = 1.0\noutput_per_mtok = 4.0\n'
 CHECK = f'{shlex.quote(sys.executable)} -c \'import hello; assert hello.greet("x") == "hello x"\''
 
 
@@ -120,23 +122,26 @@ def test_claude_code_worker_lands_its_task(repo: Path, tmp_path: Path) -> None:
     assert shell and "cat > hello.py" in shell[0].data["args"]
     usage = [e for e in transcript if e.kind == "ModelCalled" and e.data["input_tokens"]]
     assert usage[-1].data["cost_usd"] > 0  # Claude Sonnet is in the price table
-    assert all(h.get("x-api-key") == "test-key" for h in server.request_headers)
+    assert len(usage) == len(server.requests)  # every call metered by the gateway
+    assert all(h.get("x-api-key") == "test-key" for h in server.request_headers)  # added by the gateway
 
 
 def test_codex_worker_lands_its_task(repo: Path, tmp_path: Path) -> None:
     with FakeLLMServer(codex_model) as server:
         backend = _backend("worker", "codex", "fake-codex", server.openai_base_url)
-        prices = '[prices."openai:fake-codex"]\ninput_per_mtok = 1.0\noutput_per_mtok = 4.0\n'
-        _config(repo, _scripts(tmp_path), backend + prices)
+        _config(repo, _scripts(tmp_path), backend + PRICES)
         with RecordingProxy() as proxy:
             result = invoke("run", str(repo), env={"OPENAI_API_KEY": "test-key", **proxy.env()})
     assert proxy.requests == []  # no traffic but to the fake model server
     transcript = _assert_landed(repo, result)
     shell = [e for e in transcript if e.kind == "ToolCalled" and e.data["tool"] == "shell"]
     assert shell and "hello.py" in shell[0].data["args"]
-    usage = [e for e in transcript if e.kind == "ModelCalled" and e.data["input_tokens"]]
-    assert usage[-1].data["input_tokens"] == 22 and usage[-1].data["cost_usd"] > 0
+    usage = [e.data for e in transcript if e.kind == "ModelCalled" and e.data["input_tokens"]]
+    assert len(usage) == len(server.requests) == 2  # metered by the gateway, call by call
+    assert [(u["input_tokens"], u["output_tokens"]) for u in usage] == [(INPUT_TOKENS, OUTPUT_TOKENS)] * 2
+    assert sum(u["cost_usd"] for u in usage) == pytest.approx(2 * (INPUT_TOKENS + 4 * OUTPUT_TOKENS) / 1e6)
     assert server.requests[0]["text"]["format"]["type"] == "json_schema"
+    assert all(h.get("authorization") == "Bearer test-key" for h in server.request_headers)
 
 
 def codex_judge_or_worker(api: str, body: dict[str, Any]) -> FakeReply:
@@ -233,3 +238,72 @@ def test_a_silent_claude_code_is_stopped_and_its_task_returns(repo: Path, tmp_pa
     finally:
         board.close()
     assert [s["cause"] for s in stopped] == ["idle"] and task.attempts == 2
+
+
+KEY = "sk-ant-api03-SECRET-of-the-person-0123456789abcdef"
+PROBE = "env; tr '\\0' '\\n' < /proc/$PPID/environ; tr '\\0' '\\n' < /proc/self/environ; "
+
+
+class ProbingClaude(ClaudeModel):
+    """A prompt-injected worker: dumps its environment and its parent's, then does its task."""
+
+    def __call__(self, api: str, body: dict[str, Any]) -> FakeReply:
+        if "Write" in _tool_names(body) and count_tool_results(api, body) == 0:
+            return FakeReply(tool_calls=[("Bash", {"command": PROBE + WRITE_HELLO})])
+        return super().__call__(api, body)
+
+
+def probing_codex(api: str, body: dict[str, Any]) -> FakeReply:
+    if count_tool_results(api, body) == 0:
+        return FakeReply(tool_calls=[("exec_command", {"cmd": PROBE + WRITE_HELLO})])
+    return codex_model(api, body)
+
+
+@pytest.mark.parametrize("cli", ["claude", "codex"])
+def test_the_key_never_reaches_a_cli_only_its_gateway_token(repo: Path, tmp_path: Path, cli: str) -> None:
+    model, name, key_env = (
+        (ProbingClaude(), "claude-sonnet-4-5", "ANTHROPIC_API_KEY")
+        if cli == "claude"
+        else (probing_codex, "fake-codex", "OPENAI_API_KEY")
+    )
+    with FakeLLMServer(model) as server:
+        url = server.url if cli == "claude" else server.openai_base_url
+        _config(repo, _scripts(tmp_path), _backend("worker", cli, name, url))
+        result = invoke("run", str(repo), env={key_env: KEY})
+    _assert_landed(repo, result)
+    sent = json.dumps(server.requests)
+    assert KEY not in sent and "SECRET-of-the-person" not in sent
+    assert "HOME=" in sent  # the probe ran
+    if cli == "claude":  # found the run's gateway token only
+        assert "ANTHROPIC_API_KEY=shipyard-" in sent
+    else:  # Codex's shell environment policy keeps even the token from its commands
+        assert "SHIPYARD_GATEWAY_TOKEN" not in sent
+    auth = [
+        h.get("x-api-key") or h.get("authorization", "").removeprefix("Bearer ")
+        for h in server.request_headers
+    ]
+    assert set(auth) == {KEY}  # the gateway put the key on every upstream request
+
+
+@pytest.mark.parametrize("cli", ["claude", "codex"])
+def test_a_budget_stop_refuses_a_clis_next_call_and_the_run_ends(
+    repo: Path, tmp_path: Path, cli: str
+) -> None:
+    model, name = (ClaudeModel(), "claude-sonnet-4-5") if cli == "claude" else (codex_model, "fake-codex")
+    with FakeLLMServer(model) as server:
+        url = server.url if cli == "claude" else server.openai_base_url
+        budget = "[budget]\nusd = 0.00001\n"  # spent by the first call (the scripted planner is free)
+        _config(repo, _scripts(tmp_path), _backend("worker", cli, name, url) + budget + PRICES)
+        result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k", "OPENAI_API_KEY": "k"})
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "state: stopped (budget reached" in result.stdout
+    assert len(server.requests) == 1, result.stdout  # the second call never reached the provider
+    board = SqliteBoard(repo / ".shipyard" / "board.sqlite")
+    try:
+        calls = [e.data for e in board.events() if e.kind == "ModelCalled" and e.agent == "worker-1"]
+    finally:
+        board.close()
+    metered = [c for c in calls if c["input_tokens"]]
+    assert [(c["input_tokens"], c["output_tokens"]) for c in metered] == [(INPUT_TOKENS, OUTPUT_TOKENS)]
+    assert any(c["text"].startswith("[gateway] call refused: budget reached") for c in calls)
+    assert "hello.py" not in git(repo, "ls-tree", "--name-only", "main")

@@ -44,8 +44,19 @@ _JOIN = 'echo $$ > "$0" && exec "$@"'
 def scrubbed_env(environ: Mapping[str, str]) -> dict[str, str]:
     """Only the allow-listed variables: no API keys, tokens or secrets reach agent commands."""
     env = {name: environ[name] for name in ENV_ALLOW if name in environ}
+    env["PATH"] = command_path(environ)
     env["GIT_TERMINAL_PROMPT"] = "0"
     return env
+
+
+def command_path(environ: Mapping[str, str]) -> str:
+    """The `PATH` of every agent command (shell tool, check, CLI agents' shells): the project's activated
+    virtualenv and the one Shipyard runs from first, then the caller's `PATH`."""
+    first = [f"{environ['VIRTUAL_ENV']}/bin"] if environ.get("VIRTUAL_ENV") else []
+    if sys.prefix != sys.base_prefix:
+        first.append(str(Path(sys.prefix) / "bin"))
+    rest = [p for p in environ.get("PATH", os.defpath).split(os.pathsep) if p]
+    return os.pathsep.join(dict.fromkeys([*first, *rest]))
 
 
 class SandboxSettings(Protocol):

@@ -11,6 +11,8 @@ than asked about (stdin is a file: nobody could answer). Offline and private: it
 from __future__ import annotations
 
 import json
+import shlex
+from pathlib import Path
 from typing import Any
 
 from shipyard.agent import AgentRun, Observer, StopReason, ToolResult
@@ -19,6 +21,7 @@ from shipyard.domain import Role
 from shipyard.models.base import ModelResponse, ToolCall, Usage
 
 PACKAGE = "@anthropic-ai/claude-code"
+DEFAULT_BASE_URL = "https://api.anthropic.com"
 READ_TOOLS = ("Read", "Glob", "Grep")
 EDIT_TOOLS = ("Edit", "Write")  # approved by `acceptEdits` inside the worktree only
 ROLE_TOOLS = {
@@ -36,6 +39,15 @@ OFFLINE_ENV = {
 }
 
 
+def bash_env(home: Path, path: str) -> dict[str, str]:
+    """Bash sees the one command environment, whatever the machine's shell start-up files do: Claude
+    Code applies `CLAUDE_ENV_FILE` before each command (it exports `PATH`), and returns to the worktree
+    after each one."""
+    script = home / "bash-env.sh"
+    script.write_text(f"export PATH={shlex.quote(path)}\n", encoding="utf-8")
+    return {"CLAUDE_ENV_FILE": str(script), "CLAUDE_BASH_MAINTAIN_PROJECT_WORKING_DIR": "1"}
+
+
 class ClaudeDialect:
     name = "claude"
     provider = "anthropic"
@@ -50,10 +62,10 @@ class ClaudeDialect:
         argv += ["--setting-sources", "", "--strict-mcp-config", "--disable-slash-commands"]
         if job.settings.model:
             argv += ["--model", job.settings.model]
-        extra = {**OFFLINE_ENV, job.settings.api_key_env: job.settings.api_key}
+        extra = {**OFFLINE_ENV, "ANTHROPIC_API_KEY": job.endpoint.token}
+        extra["ANTHROPIC_BASE_URL"] = job.endpoint.base_url
         extra["CLAUDE_CONFIG_DIR"] = str(job.home.root / ".claude")
-        if job.settings.base_url:
-            extra["ANTHROPIC_BASE_URL"] = job.settings.base_url
+        extra.update(bash_env(job.home.root, job.home.env(job.environ, job.run.agent, {})["PATH"]))
         prompt = job.home.root / "prompt.md"
         prompt.write_text(job.prompt, encoding="utf-8")
         return Launch(argv, job.home.env(job.environ, job.run.agent, extra), prompt)

@@ -19,11 +19,13 @@ from shipyard.backends.bridge import Bridge
 from shipyard.backends.dialect import CliSettings, Dialect, Job, Report, Transcript
 from shipyard.backends.home import CliHome
 from shipyard.backends.isolation import IsolationGuard
+from shipyard.backends.metering import GatewaySession, RunHooks, upstream_for
 from shipyard.backends.process import Cause, Command, Ended, Watch, supervise
 from shipyard.domain import Event
+from shipyard.gateway import Gateway
 from shipyard.git.ref import rev_parse
 from shipyard.git.run import git
-from shipyard.models.base import ModelResponse
+from shipyard.models.base import ModelResponse, Usage
 from shipyard.models.pricing import price_usd
 
 Recorder = Callable[[Event], object]
@@ -43,13 +45,25 @@ class CliBackend:
     """Runs one agent on an external CLI; every check and every record of the run is Shipyard's."""
 
     def __init__(
-        self, dialect: Dialect, settings: CliSettings, guard: IsolationGuard, environ: Mapping[str, str]
+        self,
+        dialect: Dialect,
+        settings: CliSettings,
+        guard: IsolationGuard,
+        environ: Mapping[str, str],
+        gateway: tuple[Gateway, str] | None = None,
     ) -> None:
+        """`gateway`: the fleet's gateway and this CLI's upstream on it (else one of its own)."""
         self.dialect = dialect
         self.settings = settings
         self.guard = guard
         self.environ = environ
-        self.record: Recorder | None = None
+        if gateway is None:
+            gateway = (
+                Gateway([upstream_for(settings, dialect.provider, dialect.provider)]),
+                dialect.provider,
+            )
+        self.gateway, self.upstream = gateway
+        self.hooks = RunHooks()
         self.name = f"{dialect.name}:{settings.model or 'default'}"
 
     async def run(self, run: AgentRun, worktree: Path, observer: Observer | None) -> AgentOutcome:
@@ -66,15 +80,17 @@ class CliBackend:
         before = await asyncio.to_thread(self.guard.snapshot, worktree)
         start = await asyncio.to_thread(rev_parse, worktree, "HEAD")
         prompt = f"{run.prompt}\n\n{work_note(worktree)}\n\n{bridge.instructions()}"
-        launch = self.dialect.launch(
-            Job(run, worktree, home, self.settings, bridge.schema(), prompt, self.environ)
-        )
         transcript = self.dialect.transcript(run, observer)
-        command = Command(launch.argv, worktree, launch.env, launch.stdin)
-        watch = Watch(run.limits.wall_time_s, self.settings.idle_timeout_s)
-        ended = await supervise(command, watch, _reader(transcript, run.limits.max_tokens))
+        async with self._session(run, observer, transcript.report) as session:
+            job = Job(
+                run, worktree, home, self.settings, bridge.schema(), prompt, self.environ, session.endpoint
+            )
+            launch = self.dialect.launch(job)
+            command = Command(launch.argv, worktree, launch.env, launch.stdin)
+            watch = Watch(run.limits.wall_time_s, self.settings.idle_timeout_s)
+            ended = await supervise(command, watch, _reader(transcript, run.limits.max_tokens))
         done = _Ran(run, observer, ended, transcript.report)
-        self._bill(done)
+        self._bill(done, session)
         after = await asyncio.to_thread(self.guard.snapshot, worktree)
         problems = await asyncio.to_thread(self.guard.violations, before, after)
         if problems:
@@ -83,15 +99,31 @@ class CliBackend:
             await asyncio.to_thread(_keep_own_commits_uncommitted, worktree, start)
         return await self._conclude(done, bridge)
 
-    def _bill(self, done: _Ran) -> None:
-        """Record the run's tokens and cost: Shipyard's price if it knows one, else the CLI's own figure."""
+    def _session(self, run: AgentRun, observer: Observer | None, report: Report) -> GatewaySession:
+        session = GatewaySession(self.gateway, self.upstream, run, report)
+        session.observer, session.hooks = observer, self.hooks
+        session.pricing = (self.dialect.provider, self.settings)
+        return session
+
+    def _bill(self, done: _Ran, session: GatewaySession) -> None:
+        """The run's tokens and cost as the gateway metered them call by call (already in the transcript);
+        for a CLI that made no call through it, Shipyard's price of the CLI's own figures, else its cost."""
         report = done.report
+        done.refused = session.refused
+        if session.calls:
+            report.usage, done.cost_usd = session.usage, session.cost_usd
+            if not session.priced and report.cost_usd:  # no price known: the CLI's own figure, once
+                done.cost_usd = report.cost_usd
+                self._summary(done, Usage(), report.cost_usd)
+            return
         ours = price_usd(self.dialect.provider, self.settings.model or "", report.usage, self.settings.price)
         done.cost_usd = ours if ours is not None else (report.cost_usd or 0.0)
+        self._summary(done, report.usage, done.cost_usd)
+
+    def _summary(self, done: _Ran, usage: Usage, cost_usd: float) -> None:
         if done.observer is not None:
-            text = f"[{self.dialect.name}] usage of the whole run ({report.steps} steps)"
-            response = ModelResponse(text, (), report.usage, done.cost_usd)
-            done.observer.model_called(done.run, report.steps, response)
+            text = f"[{self.dialect.name}] usage of the whole run ({done.report.steps} steps)"
+            done.observer.model_called(done.run, done.report.steps, ModelResponse(text, (), usage, cost_usd))
 
     def _isolation_failed(self, done: _Ran, problems: list[str]) -> AgentOutcome:
         more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
@@ -144,6 +176,11 @@ class CliBackend:
     def _no_answer(self, done: _Ran) -> tuple[StopReason, str]:
         """A CLI that exited without a final answer: it failed, or it just stopped."""
         cli, ended, report = self.dialect.name, done.ended, done.report
+        if done.refused:
+            reason = (
+                StopReason.MAX_TOKENS if done.refused.startswith("this agent") else StopReason.MODEL_ERROR
+            )
+            return reason, f"{cli} stopped: the gateway refused its call: {done.refused}"
         if report.error or ended.exit_code:
             stderr = ended.stderr_tail.strip().splitlines()[-3:]
             detail = report.error or " | ".join(stderr) or "no detail"
@@ -151,8 +188,8 @@ class CliBackend:
         return StopReason.NO_PROGRESS, f"{cli} ended without the final structured answer"
 
     def _event(self, kind: str, run: AgentRun, data: dict[str, Any]) -> None:
-        if self.record is not None:
-            self.record(Event(kind, {"role": run.role.value, **data}, agent=run.agent))
+        if self.hooks.record is not None:
+            self.hooks.record(Event(kind, {"role": run.role.value, **data}, agent=run.agent))
 
 
 @dataclass
@@ -164,6 +201,7 @@ class _Ran:
     ended: Ended
     report: Report
     cost_usd: float = 0.0
+    refused: str = ""  # why the gateway refused a call of this run (a limit or the budget)
 
     def outcome(
         self, reason: StopReason, error: str | None = None, finish: dict[str, Any] | None = None

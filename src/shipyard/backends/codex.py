@@ -21,6 +21,7 @@ from shipyard.models.base import ModelResponse, Usage
 
 PACKAGE = "@openai/codex"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+TOKEN_ENV = "SHIPYARD_GATEWAY_TOKEN"  # Codex reads its run's gateway token from here (`env_key`)
 
 
 class CodexDialect:
@@ -39,7 +40,7 @@ class CodexDialect:
         argv += ["-C", str(job.worktree), "--sandbox", sandbox, "--output-schema", str(schema)]
         prompt = job.home.root / "prompt.md"
         prompt.write_text(f"{job.run.system}\n\n{job.prompt}", encoding="utf-8")
-        extra = {"CODEX_HOME": str(codex_home), job.settings.api_key_env: job.settings.api_key}
+        extra = {"CODEX_HOME": str(codex_home), TOKEN_ENV: job.endpoint.token}
         return Launch(argv, job.home.env(job.environ, job.run.agent, extra), prompt)
 
     def transcript(self, run: AgentRun, observer: Observer | None) -> CodexTranscript:
@@ -47,18 +48,23 @@ class CodexDialect:
 
 
 def _config(job: Job) -> str:
-    s = job.settings
+    model = job.settings.model
     lines = [
-        f"model = {json.dumps(s.model)}" if s.model else "",
+        f"model = {json.dumps(model)}" if model else "",
         'model_provider = "shipyard"',
         'approval_policy = "never"',
+        "allow_login_shell = false",  # a login shell would run /etc/profile, which may reset PATH
         "check_for_update_on_startup = false",
         'web_search = "disabled"',
         "[model_providers.shipyard]",
         'name = "shipyard"',
-        f"base_url = {json.dumps(s.base_url or DEFAULT_BASE_URL)}",
-        f"env_key = {json.dumps(s.api_key_env)}",
+        f"base_url = {json.dumps(job.endpoint.base_url)}",
+        f"env_key = {json.dumps(TOKEN_ENV)}",
         'wire_api = "responses"',
+        "[shell_environment_policy]",  # Codex's own environment (Shipyard's allow-list), less its token
+        'inherit = "all"',
+        "ignore_default_excludes = false",
+        f"exclude = [{json.dumps(TOKEN_ENV)}]",
         "[features]",
         "plugins = false",
         "[analytics]",

@@ -20,12 +20,21 @@ class CliSettings:
     cli: str
     binary: Path
     model: str | None
-    api_key_env: str  # the variable the CLI reads its key from
-    api_key: str
-    base_url: str | None = None
+    api_key_env: str  # where Shipyard read the key (the CLI itself only ever gets a gateway token)
+    api_key: str = field(repr=False)
+    base_url: str | None = None  # the provider's URL, which only the gateway calls
     idle_timeout_s: float = 300.0
     price: Price | None = None
     share: float = 1.0
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a CLI sends its model calls: the gateway's URL for its provider, and its own run's token
+    (worthless outside the run; the real key stays in Shipyard)."""
+
+    base_url: str
+    token: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,7 @@ class Job:
     schema: dict[str, Any]
     prompt: str  # the role's prompt plus how to end the run and where to work
     environ: Mapping[str, str]
+    endpoint: Endpoint
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-# Variables passed through from Shipyard's environment; everything else (keys above all) stays behind.
+from shipyard.agent.sandbox import ENV_ALLOW, command_path
+
+# Variables passed through from Shipyard's environment: those every agent command gets (`ENV_ALLOW`,
+# but this home and no login shell of the person's), certificates and proxies; keys above all stay behind.
 PASS_THROUGH = (
-    *("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS"),
+    *(name for name in ENV_ALLOW if name not in ("HOME", "SHELL")),
+    *("SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS"),
     *("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"),
 )
 # Conventions that many tools honour to stay quiet and offline.
@@ -52,7 +56,7 @@ class CliHome:
     def env(self, environ: Mapping[str, str], agent: str, extra: Mapping[str, str]) -> dict[str, str]:
         """The CLI's whole environment: a few safe variables, this home, a git identity, and `extra`."""
         env = {name: environ[name] for name in PASS_THROUGH if name in environ}
-        env["PATH"] = f"{self.bin}:{environ.get('PATH', '/usr/bin:/bin')}"
+        env["PATH"] = f"{self.bin}:{command_path(environ)}"  # the PATH of the shell tool and the check
         env.update(QUIET)
         env.update(
             {

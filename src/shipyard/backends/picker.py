@@ -3,16 +3,19 @@ slots split by share (e.g. 70% of the slots on Codex, the rest on the built-in l
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Mapping, Sequence
 
 from shipyard.agent.backend import AgentBackend
 from shipyard.backends.catalog import KINDS
-from shipyard.backends.cli import CliBackend, Recorder
+from shipyard.backends.cli import CliBackend
 from shipyard.backends.dialect import CliSettings
 from shipyard.backends.isolation import IsolationGuard
+from shipyard.backends.metering import RunHooks, upstream_for
 from shipyard.domain import Role
+from shipyard.gateway import Gateway, Upstream
 
 _SLOT = re.compile(r"-(\d+)$")
 
@@ -37,10 +40,12 @@ class BackendPicker:
         workers: int,
         guard: IsolationGuard,
         environ: Mapping[str, str],
-        record: Recorder | None = None,
+        hooks: RunHooks | None = None,
     ) -> None:
+        self.gateway = Gateway(gateway_upstreams(settings))
         self._backends = {
-            role: [_backend(s, guard, environ, record) for s in entries] for role, entries in settings.items()
+            role: [_backend(s, guard, environ, self.gateway, hooks or RunHooks()) for s in entries]
+            for role, entries in settings.items()
         }
         counts = slot_counts([s.share for s in settings.get(Role.WORKER, [])], workers)
         self._worker_slots: dict[int, CliBackend] = {}
@@ -66,9 +71,32 @@ class BackendPicker:
         return out
 
 
+def upstream_name(settings: CliSettings) -> str:
+    """A CLI's route on the gateway: one per provider, base URL and key."""
+    provider = KINDS[settings.cli].dialect().provider
+    digest = hashlib.sha256(f"{settings.base_url}\0{settings.api_key}".encode()).hexdigest()[:8]
+    return f"{provider}-{digest}"
+
+
+def gateway_upstreams(settings: Mapping[Role, list[CliSettings]]) -> list[Upstream]:
+    """Every distinct provider endpoint the configured CLIs reach, each with its real key."""
+    found: dict[str, Upstream] = {}
+    for entries in settings.values():
+        for s in entries:
+            provider = KINDS[s.cli].dialect().provider
+            found.setdefault(upstream_name(s), upstream_for(s, provider, upstream_name(s)))
+    return list(found.values())
+
+
 def _backend(
-    settings: CliSettings, guard: IsolationGuard, environ: Mapping[str, str], record: Recorder | None
+    settings: CliSettings,
+    guard: IsolationGuard,
+    environ: Mapping[str, str],
+    gateway: Gateway,
+    hooks: RunHooks,
 ) -> CliBackend:
-    backend = CliBackend(KINDS[settings.cli].dialect(), settings, guard, environ)
-    backend.record = record
+    backend = CliBackend(
+        KINDS[settings.cli].dialect(), settings, guard, environ, (gateway, upstream_name(settings))
+    )
+    backend.hooks = hooks
     return backend

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from shipyard.backends import BackendPicker, IsolationGuard, check_backends
+from shipyard.backends.metering import RunHooks
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.cli.checks import BOARD_FILE, archive_board, board_path
 from shipyard.cli.harden import harden
@@ -14,6 +15,7 @@ from shipyard.cli.sim import build_sim_model
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Role
 from shipyard.errors import RepoError
+from shipyard.fleet.budget import over_budget
 from shipyard.fleet.chaos import ChaosRepo
 from shipyard.fleet.ledger import totals_from_events
 from shipyard.fleet.runtime import STATE_DIR, Runtime, StopSignal
@@ -75,7 +77,8 @@ def build_runtime(checked: Checked, env: Mapping[str, str], fresh: bool = False)
     if config.backends:
         guard = IsolationGuard(repo.root, config.branch, state)
         clis = check_backends(config, env)
-        rt.pick_backend = BackendPicker(clis, config.workers, guard, env, rt.record)
+        hooks = RunHooks(rt.record, lambda: over_budget(rt) or rt.stop.reason, rt.stop.set)
+        rt.pick_backend = BackendPicker(clis, config.workers, guard, env, hooks)
     return rt
 
 

@@ -1,0 +1,95 @@
+"""Every agent's commands see one environment (issue 20): a Claude Code worker and a Codex worker run
+`python3 -m pytest -q` in a project whose pytest lives only in the virtualenv Shipyard runs from, on a
+machine whose /etc/profile resets `PATH` (as Debian's does) for login shells, and the check passes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_real_clis import HANDOFF, TASK, _assert_landed, _backend, _scripts, _tool_names
+
+from cli_helpers import git, invoke
+from fake_llm import FakeLLMServer, FakeReply, count_tool_results
+
+VENV_BIN = Path(sys.executable).parent
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+HELLO = 'def greet(name):\n    return f"hello {name}"\n'
+TEST = 'import hello\n\n\ndef test_greet():\n    assert hello.greet("x") == "hello x"\n'
+WORK = f"cat > hello.py <<'EOF'\n{HELLO}EOF\npython3 -m pytest -q -p no:cacheprovider; echo PATH=$PATH"
+
+
+def _profile_resets_path() -> bool:
+    """Whether a login shell here drops a virtualenv from `PATH` (Debian's /etc/profile does)."""
+    env = {"PATH": f"{VENV_BIN}:{SYSTEM_PATH}", "HOME": "/nonexistent"}
+    out = subprocess.run(["bash", "-lc", "echo $PATH"], env=env, capture_output=True, text=True).stdout
+    return str(VENV_BIN) not in out
+
+
+def _system_python_lacks_pytest() -> bool:
+    env = {"PATH": SYSTEM_PATH}
+    return subprocess.run(["python3", "-c", "import pytest"], env=env, capture_output=True).returncode != 0
+
+
+def _last_result(api: str, body: dict[str, Any]) -> str:
+    """The text of the last tool result in a request (Claude Code's Bash, Codex's exec_command)."""
+    if api == "anthropic":
+        blocks = [b for m in body["messages"] if isinstance(m["content"], list) for b in m["content"]]
+        found: Any = [b["content"] for b in blocks if b.get("type") == "tool_result"][-1]
+    else:
+        found = [i["output"] for i in body["input"] if i.get("type") == "function_call_output"][-1]
+    return found if isinstance(found, str) else json.dumps(found)
+
+
+class Worker:
+    """The worker's model: write hello.py and run the tests in one command, then hand off; it keeps
+    what the command printed."""
+
+    def __init__(self, api: str) -> None:
+        self.api = api
+        self.outputs: list[str] = []
+
+    def __call__(self, api: str, body: dict[str, Any]) -> FakeReply:
+        if api == "anthropic" and "Write" not in _tool_names(body):
+            raise AssertionError("only the worker runs on a CLI here")
+        if count_tool_results(api, body) == 0:
+            name, args = (
+                ("Bash", {"command": WORK}) if api == "anthropic" else ("exec_command", {"cmd": WORK})
+            )
+            return FakeReply(tool_calls=[(name, args)])
+        self.outputs.append(_last_result(api, body))
+        if api == "anthropic":
+            return FakeReply(tool_calls=[("StructuredOutput", HANDOFF)])
+        return FakeReply(text=json.dumps(HANDOFF))
+
+
+@pytest.mark.skipif(not _profile_resets_path(), reason="this machine's /etc/profile keeps PATH")
+@pytest.mark.skipif(not _system_python_lacks_pytest(), reason="the system Python has pytest")
+@pytest.mark.parametrize("cli", ["claude", "codex"])
+def test_a_cli_worker_runs_the_check_with_the_virtualenv_shipyard_runs_from(
+    repo: Path, tmp_path: Path, cli: str
+) -> None:
+    (repo / "test_hello.py").write_text(TEST)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a test")
+    worker = Worker("anthropic" if cli == "claude" else "responses")
+    with FakeLLMServer(worker) as server:
+        url = server.url if cli == "claude" else server.openai_base_url
+        name = "claude-sonnet-4-5" if cli == "claude" else "fake-codex"
+        script = _scripts(tmp_path)
+        (repo / "shipyard.toml").write_text(
+            'goal = "write hello.py"\ncheck = "python3 -m pytest -q -p no:cacheprovider"\nworkers = 1\n'
+            f'[models]\nplanner = "scripted:{script}"\njudge = "scripted:{script}"\n'
+            + _backend("worker", cli, name, url)
+        )
+        env = {"PATH": SYSTEM_PATH, "ANTHROPIC_API_KEY": "k", "OPENAI_API_KEY": "k"}  # venv not on PATH
+        result = invoke("run", str(repo), env=env)
+    (output,) = worker.outputs
+    assert "1 passed" in output and "No module named pytest" not in output, output
+    assert output.rstrip().endswith(f"bin:{VENV_BIN}:{SYSTEM_PATH}")  # after the CLI's helpers: the venv
+    _assert_landed(repo, result)
+    assert TASK["title"] in git(repo, "log", "--format=%s", "main")

@@ -1,0 +1,140 @@
+"""Usage read from replies as they stream through the gateway: cache tokens, chunk boundaries anywhere,
+and a stream passed on event by event (the first event reaches the agent before the provider sends the
+rest)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx2
+import pytest
+
+from fake_stream import sse
+from shipyard.gateway import Call, Gateway, Meter, Upstream, api_of
+from shipyard.gateway.usage import EventReader
+
+START = {
+    "type": "message_start",
+    "message": {
+        "id": "m",
+        "model": "claude-x",
+        "usage": {
+            "input_tokens": 5,
+            "cache_read_input_tokens": 1000,
+            "cache_creation_input_tokens": 200,
+            "output_tokens": 1,
+        },
+    },
+}
+DELTA = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 42}}
+ANTHROPIC_STREAM = sse([("message_start", START), ("ping", {"type": "ping"}), ("message_delta", DELTA)])
+
+
+def test_paths_name_the_metered_apis() -> None:
+    assert api_of("/v1/messages") == "anthropic" and api_of("/v1/messages?beta=true") == "anthropic"
+    assert api_of("/responses") == "responses" and api_of("/v1/chat/completions") == "chat"
+    assert api_of("/v1/messages/count_tokens") is None and api_of("/v1/models") is None
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, len(ANTHROPIC_STREAM)])
+def test_a_streamed_anthropic_reply_in_any_chunks_gives_all_tokens_with_cache(size: int) -> None:
+    meter = Meter("anthropic")
+    reader = EventReader(meter)
+    body = ANTHROPIC_STREAM.replace(b"\n", b"\r\n")  # CRLF line ends, split anywhere
+    for i in range(0, len(body), size):
+        reader.feed(body[i : i + size])
+    reader.close()
+    t = meter.tally
+    assert (t.input_tokens, t.output_tokens, t.cache_read_tokens, t.cache_write_tokens) == (
+        1205,
+        42,
+        1000,
+        200,
+    )
+    assert t.model == "claude-x"
+
+
+def test_openai_usage_counts_cached_tokens_as_input() -> None:
+    responses = Meter("responses")
+    usage = {"input_tokens": 900, "input_tokens_details": {"cached_tokens": 800}, "output_tokens": 30}
+    responses.event({"type": "response.created", "response": {"model": "gpt-x", "usage": None}})
+    responses.event({"type": "response.completed", "response": {"model": "gpt-x", "usage": usage}})
+    assert (responses.tally.input_tokens, responses.tally.cache_read_tokens) == (900, 800)
+    chat = Meter("chat")
+    reader = EventReader(chat)
+    last = {"model": "gpt-x", "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 3}}
+    reader.feed(b'data: {"model": "gpt-x", "choices": [], "usage": null}\n\n')
+    reader.feed(f"data: {json.dumps(last)}\n\ndata: [DONE]\n\n".encode())
+    assert chat.tally.usage.total == 15
+    whole = Meter("anthropic")
+    whole.body(json.dumps({"model": "c", "usage": {"input_tokens": 3, "output_tokens": 4}}).encode())
+    assert whole.tally.usage.total == 7
+
+
+class Trickle:
+    """An upstream that sends the first event, then the rest only once `release` is set."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        trickle = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                first, rest = ANTHROPIC_STREAM.split(b"\n\n", 1)
+                self.wfile.write(first + b"\n\n")
+                self.wfile.flush()
+                trickle.release.wait(30)
+                self.wfile.write(rest)
+                self.wfile.flush()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.fixture
+def trickle() -> Iterator[Trickle]:
+    yield Trickle()
+
+
+def test_a_stream_passes_event_by_event_and_is_metered_at_its_end(trickle: Trickle) -> None:
+    calls: list[Call] = []
+    with trickle as url:
+        gateway = Gateway([Upstream("claude", "anthropic", url, "real")])
+        grant = gateway.grant("worker-1", "claude", calls.append, lambda: "")
+        try:
+            headers = {"x-api-key": grant.token}
+            with httpx2.stream("POST", f"{grant.base_url}/v1/messages", json={}, headers=headers) as reply:
+                chunks = reply.iter_raw()
+                first = next(chunks)  # arrives while the provider still holds back the rest
+                assert first.startswith(b"event: message_start")
+                trickle.release.set()
+                rest = b"".join(chunks)
+        finally:
+            gateway.revoke(grant)
+    assert first + rest == ANTHROPIC_STREAM
+    (call,) = calls
+    assert call.streamed and (call.tally.input_tokens, call.tally.output_tokens) == (1205, 42)
