@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,20 @@ def test_online_sends_one_tiny_request_per_model(tmp_path: Path, monkeypatch: py
         assert result.exit_code == 0, result.stdout
         assert len(server.requests) == 1
         assert "answered" in _row(result.stdout, "online openai:gpt-5.2")
+
+
+def test_a_cli_backend_shows_its_path_and_a_check_that_does_not_resolve(tmp_path: Path) -> None:
+    fake = tmp_path / "claude"
+    fake.write_text("#!/bin/sh\necho '9.9.9 (Claude Code)'\n")
+    fake.chmod(0o755)
+    backends = {"worker": [{"cli": "claude", "binary": str(fake)}]}
+    root = make_demo_repo(tmp_path / "demo", tables={"backends": backends})
+    (root / "shipyard.toml").write_text(
+        (root / "shipyard.toml").read_text().replace("check = ", 'check = "nosuchprog -q" #')
+    )
+    result = invoke("doctor", str(root), "--json", env={"ANTHROPIC_API_KEY": "k"})
+    rows = {row["check"]: row for row in json.loads(result.stdout)["rows"]}
+    assert "9.9.9 (Claude Code)" in rows["cli claude"]["seen"]
+    env_row = rows["backends.worker env"]
+    assert env_row["status"] == "warning" and "PATH=" in env_row["seen"]
+    assert "`nosuchprog` is not on its PATH" in env_row["seen"]

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Literal
 
 from shipyard.agent.sandbox import probe, unavailable_message
+from shipyard.agent.userns import host_userns_problem
 from shipyard.backends.catalog import KINDS, configured
+from shipyard.backends.doctor import command_environments
 from shipyard.cli.checks import run_state
 from shipyard.cli.preflight import Findings, check_config, check_repo
 from shipyard.config import CONFIG_NAME, ShipyardConfig, load_config
@@ -61,33 +63,23 @@ def sandbox_rows(config: ShipyardConfig | None) -> list[Row]:
     """bubblewrap present and able to start a sandbox here; a run may opt out, so then only a warning."""
     settings = config.sandbox if config is not None else None
     support = probe(settings.bwrap if settings else "bwrap")
+    bwrap = settings.bwrap if settings else "bwrap"
     if not support.problem:
-        return [Row("bubblewrap", "ok", f"{support.bwrap} starts a sandbox"), *userns_rows()]
+        return [Row("bubblewrap", "ok", f"{support.bwrap} starts a sandbox"), *userns_rows(bwrap)]
     _, _, fix = unavailable_message(support.problem).partition("; ")
     opted_out = settings is not None and (not settings.enabled or settings.allow_unsandboxed)
     status: Status = "warning" if opted_out else "missing"
     seen = support.problem + ("; agent commands will run unsandboxed (allowed)" if opted_out else "")
-    return [Row("bubblewrap", status, seen, fix)]
+    return [Row("bubblewrap", status, seen, fix), *userns_rows(bwrap)]
 
 
-def userns_rows() -> list[Row]:
-    """As root without user namespaces, sandboxed commands would keep root's identity."""
-    if os.geteuid() != 0:
-        return []
-    try:
-        limit = Path("/proc/sys/user/max_user_namespaces").read_text().strip()
-    except OSError:
-        return []
-    if limit == "0":
-        return [
-            Row(
-                "user namespaces",
-                "warning",
-                "Shipyard runs as root and user namespaces are off",
-                "sysctl user.max_user_namespaces=15000, or run Shipyard as an ordinary user",
-            )
-        ]
-    return [Row("user namespaces", "ok", f"available (max {limit}); sandboxed commands drop root")]
+def userns_rows(bwrap: str) -> list[Row]:
+    """As root without user namespaces, sandboxed commands would keep root's identity on the host."""
+    problem = host_userns_problem(bwrap)
+    if problem:
+        seen, _, fix = problem.partition("; ")
+        return [Row("user namespaces", "warning", seen, fix)]
+    return []
 
 
 def repo_rows(path: Path) -> tuple[list[Row], GitRepo | None]:
@@ -147,6 +139,22 @@ def cli_rows(config: ShipyardConfig, env: Mapping[str, str]) -> list[Row]:
                 rows.append(Row(f"cli {kind.name}", "missing", f"`{kind.command}` not found", fix))
                 continue
             rows.append(Row(f"cli {kind.name}", "ok", f"{found} {_version_of(found)}".strip()))
+    return rows
+
+
+def cli_env_rows(config: ShipyardConfig, env: Mapping[str, str]) -> list[Row]:
+    """The PATH and Python each CLI backend's commands will see, and whether the check resolves there."""
+    rows = []
+    for found in command_environments(config, env):
+        name = f"{found.where} env"
+        seen = f"PATH={found.path}; python3={found.python or 'none'}"
+        warning = found.warning
+        if warning:
+            rows.append(
+                Row(name, "warning", f"{seen}; {warning.partition('; ')[0]}", warning.partition("; ")[2])
+            )
+        else:
+            rows.append(Row(name, "ok", seen))
     return rows
 
 

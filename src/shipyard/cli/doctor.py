@@ -7,6 +7,8 @@ request per configured provider model to check the key, the model id and the bas
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -42,6 +44,7 @@ def examine(path: Path, env: Mapping[str, str], online: bool = False) -> list[Ro
     if config is not None:
         rows += diagnose.model_rows(config, env)
         rows += diagnose.cli_rows(config, env)
+        rows += diagnose.cli_env_rows(config, env)
         if online:
             rows += online_rows(config, env)
     if repo is not None:
@@ -109,11 +112,15 @@ def register(app: typer.Typer, user_errors: Callable[[Any], Any]) -> None:
         online: Annotated[
             bool, typer.Option("--online", help="Send one tiny request per configured model.")
         ] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
         """Check this machine and repository for a run: tools, sandbox, config, keys, CLIs, disk, state."""
         rows = examine(path, os.environ, online)
-        console.print(table(rows))
         ok = can_start(rows)
+        if as_json:
+            print(json.dumps({"can_start": ok, "rows": [dataclasses.asdict(row) for row in rows]}, indent=2))
+            raise typer.Exit(0 if ok else 1)
+        console.print(table(rows))
         console.print(
             "all is well: a run can start here"
             if ok
