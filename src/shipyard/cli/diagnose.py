@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -124,21 +125,26 @@ def _problem_row(check: str, line: str) -> Row:
 
 
 def cli_rows(config: ShipyardConfig, env: Mapping[str, str]) -> list[Row]:
-    """The external agent CLIs the configuration names: found, and their version."""
-    rows: list[Row] = []
-    seen: set[str] = set()
+    """The external agent CLIs the configuration names: found, and their version (asked in parallel)."""
+    found: dict[str, tuple[str, str | None]] = {}  # check name -> (package, binary or None)
     for entries in configured(config).values():
         for entry in entries:
             kind = KINDS.get(entry.cli)
-            if kind is None or (entry.binary or kind.command) in seen:
+            if kind is None or f"cli {kind.name}" in found:
                 continue
-            seen.add(entry.binary or kind.command)
-            found = entry.binary or shutil.which(kind.command, path=env.get("PATH", os.defpath))
-            if not found or not os.access(found, os.X_OK):
-                fix = f"npm install -g {kind.package} (or set `binary` under [[backends.ROLE]])"
-                rows.append(Row(f"cli {kind.name}", "missing", f"`{kind.command}` not found", fix))
-                continue
-            rows.append(Row(f"cli {kind.name}", "ok", f"{found} {_version_of(found)}".strip()))
+            binary = entry.binary or shutil.which(kind.command, path=env.get("PATH", os.defpath))
+            usable = binary is not None and os.access(binary, os.X_OK)
+            found[f"cli {kind.name}"] = (kind.package, binary if usable else None)
+    binaries = [binary for _, binary in found.values() if binary]
+    with ThreadPoolExecutor(max_workers=max(1, len(binaries))) as pool:
+        versions = dict(zip(binaries, pool.map(_version_of, binaries), strict=True))
+    rows = []
+    for name, (package, binary) in found.items():
+        if binary is None:
+            fix = f"npm install -g {package} (or set `binary` under [[backends.ROLE]])"
+            rows.append(Row(name, "missing", "not found", fix))
+        else:
+            rows.append(Row(name, "ok", f"{binary} {versions[binary]}"))
     return rows
 
 
