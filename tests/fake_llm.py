@@ -43,6 +43,8 @@ class FakeReply:
     input_tokens: int = INPUT_TOKENS
     # The reply was stopped by the output limit (`length` / `max_tokens` / `incomplete`).
     cut: bool = False
+    # Reasoning sent ahead of the reply: an Anthropic thinking block or a Responses reasoning item.
+    reasoning: str = ""
 
 
 Responder = Callable[[str, dict[str, Any]], FakeReply]
@@ -144,11 +146,47 @@ class FakeLLMServer:
 
 def refusal(api: str, body: dict[str, Any]) -> str | None:
     """What the real API answers 400 to, as far as the fake knows it."""
+    if api == "responses":
+        return _responses_refusal(body)
     if api != "anthropic":
         return None
     marks = count_cache_controls(body)
     if marks > MAX_CACHE_CONTROLS:
         return f"A maximum of {MAX_CACHE_CONTROLS} blocks with cache_control may be provided. Found {marks}."
+    if body.get("thinking"):
+        return _thinking_refusal(body)
+    return None
+
+
+def _thinking_refusal(body: dict[str, Any]) -> str | None:
+    """With thinking on, the last assistant turn of a tool loop must start with its thinking block."""
+    if body["thinking"]["budget_tokens"] >= body["max_tokens"]:
+        return "`max_tokens` must be greater than `thinking.budget_tokens`"
+    turns = [m for m in body.get("messages", []) if m.get("role") == "assistant"]
+    if not turns or not isinstance(turns[-1].get("content"), list):
+        return None
+    blocks = turns[-1]["content"]
+    uses_tools = any(b.get("type") == "tool_use" for b in blocks)
+    if uses_tools and blocks[0].get("type") not in ("thinking", "redacted_thinking"):
+        return f"messages: Expected `thinking` or `redacted_thinking`, but found `{blocks[0].get('type')}`."
+    return None
+
+
+def _responses_refusal(body: dict[str, Any]) -> str | None:
+    """Stateless use (`store: false`): every output needs its call, every reasoning item its content."""
+    items = [i for i in body.get("input", []) if isinstance(i, dict)]
+    calls = {i.get("call_id") for i in items if i.get("type") == "function_call"}
+    for item in items:
+        if item.get("type") == "function_call_output" and item.get("call_id") not in calls:
+            return f"No tool call found for function call output with call_id {item.get('call_id')}."
+        if (
+            item.get("type") == "reasoning"
+            and body.get("store") is False
+            and not item.get("encrypted_content")
+        ):
+            return (
+                f"Item with id '{item.get('id')}' not found. Items are not persisted when `store` is false."
+            )
     return None
 
 
@@ -191,7 +229,11 @@ def _openai_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
 
 
 def _anthropic_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
-    content: list[dict[str, Any]] = [{"type": "text", "text": reply.text}] if reply.text else []
+    content: list[dict[str, Any]] = []
+    if reply.reasoning:
+        content.append({"type": "thinking", "thinking": reply.reasoning, "signature": f"sig-{n}"})
+    if reply.text:
+        content.append({"type": "text", "text": reply.text})
     for i, (name, args) in enumerate(reply.tool_calls):
         raw = _arguments(reply, args)
         try:
@@ -219,6 +261,10 @@ def _anthropic_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
 def _responses_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
     calls = [(name, _arguments(reply, args)) for name, args in reply.tool_calls]
     payload = responses_json(reply.text, calls, model, n, (reply.input_tokens, OUTPUT_TOKENS))
+    if reply.reasoning:
+        summary = [{"type": "summary_text", "text": reply.reasoning}]
+        item = {"type": "reasoning", "id": f"rs_{n}", "summary": summary, "encrypted_content": f"enc-{n}"}
+        payload["output"].insert(0, item)
     payload["usage"]["input_tokens_details"]["cached_tokens"] = reply.cache_read
     if reply.cut:
         payload["status"] = "incomplete"

@@ -30,6 +30,16 @@ def anthropic_events(message: dict[str, Any]) -> list[Event]:
 
 
 def _anthropic_block(index: int, block: dict[str, Any]) -> list[Event]:
+    if block["type"] == "thinking":
+        start = {"type": "thinking", "thinking": "", "signature": ""}
+        thought = {"type": "thinking_delta", "thinking": block["thinking"]}
+        signed = {"type": "signature_delta", "signature": block["signature"]}
+        return [
+            ("content_block_start", {"type": "content_block_start", "index": index, "content_block": start}),
+            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": thought}),
+            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": signed}),
+            ("content_block_stop", {"type": "content_block_stop", "index": index}),
+        ]
     if block["type"] == "text":
         empty: dict[str, Any] = {"type": "text", "text": ""}
         delta: dict[str, Any] = {"type": "text_delta", "text": block["text"]}
@@ -99,7 +109,7 @@ def responses_events(response: dict[str, Any]) -> list[Event]:
                 {"type": "response.output_item.added", "output_index": i, "item": item},
             )
         )
-        if item["type"] == "message":
+        if item["type"] == "message" and item["content"]:
             delta = {
                 "type": "response.output_text.delta",
                 "output_index": i,
@@ -114,5 +124,6 @@ def responses_events(response: dict[str, Any]) -> list[Event]:
                 {"type": "response.output_item.done", "output_index": i, "item": item},
             )
         )
-    events.append(("response.completed", {"type": "response.completed", "response": response}))
+    end = "response.incomplete" if response["status"] == "incomplete" else "response.completed"
+    events.append((end, {"type": end, "response": response}))
     return events

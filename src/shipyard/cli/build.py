@@ -21,6 +21,7 @@ from shipyard.git import GitRepo
 from shipyard.models.base import Model
 from shipyard.models.factory import (
     HTTP_PROVIDERS,
+    VENDOR,
     ModelRef,
     ProviderSettings,
     build_provider_model,
@@ -47,7 +48,7 @@ def validate(repo: GitRepo, config: ShipyardConfig, env: Mapping[str, str]) -> d
     cli_only = covered_roles(config)
     refs = {role: parse_model_string(config.model_for(role)) for role in Role if role not in cli_only}
     for ref in refs.values():
-        if ref.provider in ("openai", "anthropic"):
+        if ref.provider in HTTP_PROVIDERS:
             check_provider_ready(ref, _settings(config, ref.provider), env)
         elif ref.provider == "scripted" and ref.model_id != "demo":
             path = Path(ref.model_id)
@@ -58,13 +59,13 @@ def validate(repo: GitRepo, config: ShipyardConfig, env: Mapping[str, str]) -> d
         elif ref.provider not in ("scripted", "sim"):
             raise ConfigError(
                 f"model provider `{ref.provider}` is not available in this version; use openai, "
-                "anthropic, scripted or sim"
+                "openai-responses, anthropic, scripted or sim"
             )
     return refs
 
 
 def _settings(config: ShipyardConfig, provider: str) -> ProviderSettings:
-    p = config.providers.get(provider)
+    p = config.providers.get(provider) or config.providers.get(VENDOR.get(provider, provider))
     if p is None:
         return ProviderSettings()
     return ProviderSettings(
