@@ -45,6 +45,8 @@ class FakeReply:
     cut: bool = False
     # Reasoning sent ahead of the reply: an Anthropic thinking block or a Responses reasoning item.
     reasoning: str = ""
+    # Streamed replies: send the first event, then wait for this event before sending the rest.
+    stall: threading.Event | None = None
 
 
 Responder = Callable[[str, dict[str, Any]], FakeReply]
@@ -299,7 +301,7 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 return
             reply, payload = server.answer(api, body, {k.lower(): v for k, v in self.headers.items()})
             if body.get("stream") and reply.status < 400 and api != "openai":
-                self._send(200, payload, reply.headers, _stream_body(api, payload))
+                self._send(200, payload, reply.headers, _stream_body(api, payload), reply.stall)
                 return
             self._send(reply.status, payload, reply.headers)
 
@@ -309,17 +311,27 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
 
         def _send(
-            self, status: int, payload: dict[str, Any], headers: dict[str, str], stream: bytes | None = None
+            self,
+            status: int,
+            payload: dict[str, Any],
+            headers: dict[str, str],
+            stream: bytes | None = None,
+            stall: threading.Event | None = None,
         ) -> None:
             data = json.dumps(payload).encode() if stream is None else stream
             kind = "application/json" if stream is None else "text/event-stream"
             headers = {"Content-Type": kind, "Content-Length": str(len(data)), **headers}
+            first = data.index(b"\n\n") + 2 if stall is not None else len(data)
             try:
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
                 self.end_headers()
-                self.wfile.write(data)
+                self.wfile.write(data[:first])
+                self.wfile.flush()
+                if stall is not None:
+                    stall.wait()
+                    self.wfile.write(data[first:])
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test): nothing to tell it
 
