@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from fake_stream import anthropic_events, responses_events, responses_json, sse
+from fake_stream import anthropic_events, chat_sse, responses_events, responses_json, sse
 
 INPUT_TOKENS = 11
 MAX_CACHE_CONTROLS = 4
@@ -274,8 +274,10 @@ def _responses_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
     return payload
 
 
-def _stream_body(api: str, payload: dict[str, Any]) -> bytes:
+def _stream_body(api: str, payload: dict[str, Any], body: dict[str, Any]) -> bytes:
     """A successful reply as server-sent events."""
+    if api == "openai":
+        return chat_sse(payload, bool((body.get("stream_options") or {}).get("include_usage")))
     return sse(anthropic_events(payload) if api == "anthropic" else responses_events(payload))
 
 
@@ -300,8 +302,8 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"error": {"message": f"no route {self.path}"}}, {})
                 return
             reply, payload = server.answer(api, body, {k.lower(): v for k, v in self.headers.items()})
-            if body.get("stream") and reply.status < 400 and api != "openai":
-                self._send(200, payload, reply.headers, _stream_body(api, payload), reply.stall)
+            if body.get("stream") and reply.status < 400:
+                self._send(200, payload, reply.headers, _stream_body(api, payload, body), reply.stall)
                 return
             self._send(reply.status, payload, reply.headers)
 

@@ -195,7 +195,7 @@ def test_model_error_names_the_refusal(server: FakeLLMServer) -> None:
         asyncio.run(go())
 
 
-@pytest.mark.parametrize("api", ["anthropic", "responses"])
+@pytest.mark.parametrize("api", ["anthropic", "responses", "openai"])
 def test_a_stream_that_goes_quiet_times_out_as_retryable(server: FakeLLMServer, api: str) -> None:
     release = threading.Event()
     server.responder = lambda api, body: FakeReply(text="a long reply", stall=release)
@@ -207,7 +207,8 @@ def test_a_stream_that_goes_quiet_times_out_as_retryable(server: FakeLLMServer, 
                 await AnthropicModel("claude-sonnet-4-5", c, idle_timeout_s=0.2).complete(request)
         else:
             async with openai.AsyncOpenAI(api_key="k", base_url=server.openai_base_url) as o:
-                await ResponsesModel("gpt-5", o, idle_timeout_s=0.2).complete(request)
+                kind = ResponsesModel if api == "responses" else OpenAIModel
+                await kind("gpt-5", o, idle_timeout_s=0.2).complete(request)
 
     try:
         with pytest.raises(ModelError, match=r"no stream event for 0.2s") as info:

@@ -119,7 +119,14 @@ def _openai(ref: ModelRef, settings: ProviderSettings, access: _Access, price: P
     provider = "openai"
     if access.custom_url:
         provider = settings.price_as or provider_for_base_url(access.base_url) or COMPATIBLE
-    return OpenAIModel(ref.model_id, client, provider=provider, price=price, api_key_env=access.key_env)
+    return OpenAIModel(
+        ref.model_id,
+        client,
+        provider=provider,
+        price=price,
+        api_key_env=access.key_env,
+        idle_timeout_s=settings.timeout_s,
+    )
 
 
 def _responses(ref: ModelRef, settings: ProviderSettings, access: _Access, price: Price | None) -> Model:
