@@ -116,9 +116,7 @@ def _openai(ref: ModelRef, settings: ProviderSettings, access: _Access, price: P
         timeout=settings.timeout_s,
         max_retries=settings.max_retries,
     )
-    provider = "openai"
-    if access.custom_url:
-        provider = settings.price_as or provider_for_base_url(access.base_url) or COMPATIBLE
+    provider = _price_provider(settings, access)
     return OpenAIModel(
         ref.model_id,
         client,
@@ -127,6 +125,13 @@ def _openai(ref: ModelRef, settings: ProviderSettings, access: _Access, price: P
         api_key_env=access.key_env,
         idle_timeout_s=settings.timeout_s,
     )
+
+
+def _price_provider(settings: ProviderSettings, access: _Access) -> str:
+    """Whose prices apply: OpenAI's, or the table's provider behind a custom base URL, if it knows it."""
+    if not access.custom_url:
+        return "openai"
+    return settings.price_as or provider_for_base_url(access.base_url) or COMPATIBLE
 
 
 def _responses(ref: ModelRef, settings: ProviderSettings, access: _Access, price: Price | None) -> Model:
@@ -141,7 +146,12 @@ def _responses(ref: ModelRef, settings: ProviderSettings, access: _Access, price
         max_retries=settings.max_retries,
     )
     return ResponsesModel(
-        ref.model_id, client, price=price, api_key_env=access.key_env, idle_timeout_s=settings.timeout_s
+        ref.model_id,
+        client,
+        price=price,
+        api_key_env=access.key_env,
+        idle_timeout_s=settings.timeout_s,
+        price_as=_price_provider(settings, access),
     )
 
 

@@ -42,9 +42,11 @@ class ResponsesModel:
         price: Price | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+        price_as: str = "openai",
     ) -> None:
         self.name = f"{PROVIDER}:{model_id}"
         self.model_id = model_id
+        self.price_as = price_as  # the price-table provider (a local server is not priced as OpenAI)
         self.price = price
         self.idle_timeout_s = idle_timeout_s
         self._client = client
@@ -64,7 +66,7 @@ class ResponsesModel:
             text="".join(_texts(reply)),
             tool_calls=tuple(_tool_call(i) for i in reply.output if isinstance(i, ResponseFunctionToolCall)),
             usage=usage,
-            cost_usd=price_usd("openai", self.model_id, usage, self.price) or 0.0,
+            cost_usd=price_usd(self.price_as, self.model_id, usage, self.price) or 0.0,
             reasoning=tuple(_reasoning(i) for i in reply.output if isinstance(i, ResponseReasoningItem)),
             cut_off=reply.status == "incomplete" and reason == "max_output_tokens",
         )
