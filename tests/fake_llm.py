@@ -161,11 +161,18 @@ def refusal(api: str, body: dict[str, Any]) -> str | None:
 
 
 def _thinking_refusal(body: dict[str, Any]) -> str | None:
-    """With thinking on, the last assistant turn of a tool loop must start with its thinking block."""
-    if body["thinking"]["budget_tokens"] >= body["max_tokens"]:
+    """With thinking on, the last assistant turn of a tool loop must start with its thinking block.
+
+    Checked only in conversations where thinking blocks were sent back at all: the fake writes them
+    only when a reply asks for them, while the real API always would.
+    """
+    budget = body["thinking"].get("budget_tokens")
+    if budget is not None and budget >= body["max_tokens"]:
         return "`max_tokens` must be greater than `thinking.budget_tokens`"
     turns = [m for m in body.get("messages", []) if m.get("role") == "assistant"]
-    if not turns or not isinstance(turns[-1].get("content"), list):
+    turns = [t for t in turns if isinstance(t.get("content"), list)]
+    thinking = any(b.get("type") in ("thinking", "redacted_thinking") for t in turns for b in t["content"])
+    if not turns or not thinking:
         return None
     blocks = turns[-1]["content"]
     uses_tools = any(b.get("type") == "tool_use" for b in blocks)

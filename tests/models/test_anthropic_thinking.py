@@ -63,6 +63,14 @@ def test_the_fake_refuses_a_tool_turn_without_its_thinking(server: FakeLLMServer
         "thinking": {"type": "enabled", "budget_tokens": 1024},
         "messages": [
             {"role": "user", "content": "go"},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "x first", "signature": "s1"},
+                    {"type": "tool_use", "id": "t0", "name": "x", "input": {}},
+                ],
+            },
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t0", "content": "ok"}]},
             {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "x", "input": {}}]},
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]},
         ],
