@@ -21,7 +21,6 @@ from shipyard.git import GitRepo
 from shipyard.models.base import Model
 from shipyard.models.factory import (
     HTTP_PROVIDERS,
-    VENDOR,
     ModelRef,
     ProviderSettings,
     build_provider_model,
@@ -65,7 +64,7 @@ def validate(repo: GitRepo, config: ShipyardConfig, env: Mapping[str, str]) -> d
 
 
 def _settings(config: ShipyardConfig, provider: str) -> ProviderSettings:
-    p = config.providers.get(provider) or config.providers.get(VENDOR.get(provider, provider))
+    p = config.provider_config(provider)
     if p is None:
         return ProviderSettings()
     return ProviderSettings(
