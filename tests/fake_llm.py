@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from fake_stream import anthropic_events, responses_events, responses_json, sse
+from fake_stream import anthropic_events, chat_sse, responses_events, responses_json, sse
 
 INPUT_TOKENS = 11
 MAX_CACHE_CONTROLS = 4
@@ -43,6 +43,10 @@ class FakeReply:
     input_tokens: int = INPUT_TOKENS
     # The reply was stopped by the output limit (`length` / `max_tokens` / `incomplete`).
     cut: bool = False
+    # Reasoning sent ahead of the reply: an Anthropic thinking block or a Responses reasoning item.
+    reasoning: str = ""
+    # Streamed replies: send the first event, then wait for this event before sending the rest.
+    stall: threading.Event | None = None
 
 
 Responder = Callable[[str, dict[str, Any]], FakeReply]
@@ -144,11 +148,54 @@ class FakeLLMServer:
 
 def refusal(api: str, body: dict[str, Any]) -> str | None:
     """What the real API answers 400 to, as far as the fake knows it."""
+    if api == "responses":
+        return _responses_refusal(body)
     if api != "anthropic":
         return None
     marks = count_cache_controls(body)
     if marks > MAX_CACHE_CONTROLS:
         return f"A maximum of {MAX_CACHE_CONTROLS} blocks with cache_control may be provided. Found {marks}."
+    if body.get("thinking"):
+        return _thinking_refusal(body)
+    return None
+
+
+def _thinking_refusal(body: dict[str, Any]) -> str | None:
+    """With thinking on, the last assistant turn of a tool loop must start with its thinking block.
+
+    Checked only in conversations where thinking blocks were sent back at all: the fake writes them
+    only when a reply asks for them, while the real API always would.
+    """
+    budget = body["thinking"].get("budget_tokens")
+    if budget is not None and budget >= body["max_tokens"]:
+        return "`max_tokens` must be greater than `thinking.budget_tokens`"
+    turns = [m for m in body.get("messages", []) if m.get("role") == "assistant"]
+    turns = [t for t in turns if isinstance(t.get("content"), list)]
+    thinking = any(b.get("type") in ("thinking", "redacted_thinking") for t in turns for b in t["content"])
+    if not turns or not thinking:
+        return None
+    blocks = turns[-1]["content"]
+    uses_tools = any(b.get("type") == "tool_use" for b in blocks)
+    if uses_tools and blocks[0].get("type") not in ("thinking", "redacted_thinking"):
+        return f"messages: Expected `thinking` or `redacted_thinking`, but found `{blocks[0].get('type')}`."
+    return None
+
+
+def _responses_refusal(body: dict[str, Any]) -> str | None:
+    """Stateless use (`store: false`): every output needs its call, every reasoning item its content."""
+    items = [i for i in body.get("input", []) if isinstance(i, dict)]
+    calls = {i.get("call_id") for i in items if i.get("type") == "function_call"}
+    for item in items:
+        if item.get("type") == "function_call_output" and item.get("call_id") not in calls:
+            return f"No tool call found for function call output with call_id {item.get('call_id')}."
+        if (
+            item.get("type") == "reasoning"
+            and body.get("store") is False
+            and not item.get("encrypted_content")
+        ):
+            return (
+                f"Item with id '{item.get('id')}' not found. Items are not persisted when `store` is false."
+            )
     return None
 
 
@@ -191,7 +238,11 @@ def _openai_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
 
 
 def _anthropic_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
-    content: list[dict[str, Any]] = [{"type": "text", "text": reply.text}] if reply.text else []
+    content: list[dict[str, Any]] = []
+    if reply.reasoning:
+        content.append({"type": "thinking", "thinking": reply.reasoning, "signature": f"sig-{n}"})
+    if reply.text:
+        content.append({"type": "text", "text": reply.text})
     for i, (name, args) in enumerate(reply.tool_calls):
         raw = _arguments(reply, args)
         try:
@@ -219,6 +270,10 @@ def _anthropic_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
 def _responses_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
     calls = [(name, _arguments(reply, args)) for name, args in reply.tool_calls]
     payload = responses_json(reply.text, calls, model, n, (reply.input_tokens, OUTPUT_TOKENS))
+    if reply.reasoning:
+        summary = [{"type": "summary_text", "text": reply.reasoning}]
+        item = {"type": "reasoning", "id": f"rs_{n}", "summary": summary, "encrypted_content": f"enc-{n}"}
+        payload["output"].insert(0, item)
     payload["usage"]["input_tokens_details"]["cached_tokens"] = reply.cache_read
     if reply.cut:
         payload["status"] = "incomplete"
@@ -226,8 +281,10 @@ def _responses_json(reply: FakeReply, model: str, n: int) -> dict[str, Any]:
     return payload
 
 
-def _stream_body(api: str, payload: dict[str, Any]) -> bytes:
+def _stream_body(api: str, payload: dict[str, Any], body: dict[str, Any]) -> bytes:
     """A successful reply as server-sent events."""
+    if api == "openai":
+        return chat_sse(payload, bool((body.get("stream_options") or {}).get("include_usage")))
     return sse(anthropic_events(payload) if api == "anthropic" else responses_events(payload))
 
 
@@ -252,8 +309,8 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"error": {"message": f"no route {self.path}"}}, {})
                 return
             reply, payload = server.answer(api, body, {k.lower(): v for k, v in self.headers.items()})
-            if body.get("stream") and reply.status < 400 and api != "openai":
-                self._send(200, payload, reply.headers, _stream_body(api, payload))
+            if body.get("stream") and reply.status < 400:
+                self._send(200, payload, reply.headers, _stream_body(api, payload, body), reply.stall)
                 return
             self._send(reply.status, payload, reply.headers)
 
@@ -263,17 +320,27 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
 
         def _send(
-            self, status: int, payload: dict[str, Any], headers: dict[str, str], stream: bytes | None = None
+            self,
+            status: int,
+            payload: dict[str, Any],
+            headers: dict[str, str],
+            stream: bytes | None = None,
+            stall: threading.Event | None = None,
         ) -> None:
             data = json.dumps(payload).encode() if stream is None else stream
             kind = "application/json" if stream is None else "text/event-stream"
             headers = {"Content-Type": kind, "Content-Length": str(len(data)), **headers}
+            first = data.index(b"\n\n") + 2 if stall is not None else len(data)
             try:
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
                 self.end_headers()
-                self.wfile.write(data)
+                self.wfile.write(data[:first])
+                self.wfile.flush()
+                if stall is not None:
+                    stall.wait()
+                    self.wfile.write(data[first:])
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test): nothing to tell it
 

@@ -16,6 +16,34 @@ def sse(events: list[Event]) -> bytes:
     return b"".join(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events)
 
 
+def chat_sse(completion: dict[str, Any], include_usage: bool) -> bytes:
+    """A Chat Completions reply as the `data:` chunks of a streamed one, ending with `[DONE]`."""
+    choice = completion["choices"][0]
+    message = choice["message"]
+    base = {k: completion[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    chunks = [chunk({"role": "assistant", "content": ""})]
+    if message.get("content"):
+        text = message["content"]
+        chunks += [chunk({"content": text[: len(text) // 2]}), chunk({"content": text[len(text) // 2 :]})]
+    for i, call in enumerate(message.get("tool_calls") or []):
+        head = {"index": i, "id": call["id"], "type": "function"}
+        args = call["function"]["arguments"]
+        chunks.append(
+            chunk({"tool_calls": [{**head, "function": {"name": call["function"]["name"], "arguments": ""}}]})
+        )
+        for part in (args[: len(args) // 2], args[len(args) // 2 :]):
+            chunks.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": part}}]}))
+    chunks.append(chunk({}, choice["finish_reason"]))
+    if include_usage:
+        chunks.append({**base, "choices": [], "usage": completion["usage"]})
+    lines = [f"data: {json.dumps(c)}\n\n".encode() for c in chunks]
+    return b"".join(lines) + b"data: [DONE]\n\n"
+
+
 def anthropic_events(message: dict[str, Any]) -> list[Event]:
     """A complete Messages reply (as `_anthropic_json` builds it) as the stream of events it would be."""
     usage = message["usage"]
@@ -30,6 +58,16 @@ def anthropic_events(message: dict[str, Any]) -> list[Event]:
 
 
 def _anthropic_block(index: int, block: dict[str, Any]) -> list[Event]:
+    if block["type"] == "thinking":
+        start = {"type": "thinking", "thinking": "", "signature": ""}
+        thought = {"type": "thinking_delta", "thinking": block["thinking"]}
+        signed = {"type": "signature_delta", "signature": block["signature"]}
+        return [
+            ("content_block_start", {"type": "content_block_start", "index": index, "content_block": start}),
+            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": thought}),
+            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": signed}),
+            ("content_block_stop", {"type": "content_block_stop", "index": index}),
+        ]
     if block["type"] == "text":
         empty: dict[str, Any] = {"type": "text", "text": ""}
         delta: dict[str, Any] = {"type": "text_delta", "text": block["text"]}
@@ -99,7 +137,7 @@ def responses_events(response: dict[str, Any]) -> list[Event]:
                 {"type": "response.output_item.added", "output_index": i, "item": item},
             )
         )
-        if item["type"] == "message":
+        if item["type"] == "message" and item["content"]:
             delta = {
                 "type": "response.output_text.delta",
                 "output_index": i,
@@ -114,5 +152,6 @@ def responses_events(response: dict[str, Any]) -> list[Event]:
                 {"type": "response.output_item.done", "output_index": i, "item": item},
             )
         )
-    events.append(("response.completed", {"type": "response.completed", "response": response}))
+    end = "response.incomplete" if response["status"] == "incomplete" else "response.completed"
+    events.append((end, {"type": end, "response": response}))
     return events

@@ -229,6 +229,10 @@ BackendsTable = Annotated[
 ]
 
 
+# Providers that read another provider's `[providers.NAME]` table (same vendor, same key).
+_SHARED_TABLES = {"openai-responses": "openai"}
+
+
 class ShipyardConfig(_Strict):
     goal: str = ""
     goal_file: str | None = None
@@ -257,6 +261,11 @@ class ShipyardConfig(_Strict):
             if key != "default" and key not in Role.__members__.values():
                 raise ValueError(f"unknown role `{key}`; expected one of {ROLE_NAMES}")
         return value
+
+    def provider_config(self, provider: str) -> ProviderConfig | None:
+        """The `[providers.NAME]` table of a provider; `openai-responses` shares `[providers.openai]`."""
+        own = self.providers.get(provider)
+        return own if own is not None else self.providers.get(_SHARED_TABLES.get(provider, provider))
 
     def generation_for(self, role: Role) -> GenerationConfig:
         """The generation settings of a role (its table over `[generation.default]` over built-ins)."""

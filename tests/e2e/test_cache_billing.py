@@ -57,3 +57,7 @@ def test_status_shows_cache_split_and_billed_cost(repo: Path, tmp_path: Path, pr
     assert status["by_role"]["worker"]["cost_usd"] == pytest.approx(2 * _expected_cost(written), rel=1e-4)
     # The scripted planner and judge cost nothing: the run's cost is the worker's two billed calls.
     assert status["cost_usd"] == pytest.approx(2 * _expected_cost(written), rel=1e-4)
+    report = tmp_path / "report"
+    assert invoke("report", str(repo), "--out", str(report)).exit_code == 0
+    page = (report / "index.html").read_text()
+    assert "cache hit" in page and f"{READ / PROMPT:.1%}" in page

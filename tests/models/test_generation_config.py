@@ -48,3 +48,11 @@ def test_bad_settings_are_one_clear_line(tmp_path: Path, toml: str, needle: str)
     with pytest.raises(ConfigError) as info:
         _load(tmp_path, toml)
     assert needle in str(info.value) and "\n" not in str(info.value)
+
+
+def test_openai_responses_shares_the_openai_provider_table(tmp_path: Path) -> None:
+    (tmp_path / "shipyard.toml").write_text('[providers.openai]\nbase_url = "http://127.0.0.1:9/v1"\n')
+    config = load_config(tmp_path)
+    shared = config.provider_config("openai-responses")
+    assert shared is not None and shared.base_url == "http://127.0.0.1:9/v1"
+    assert config.provider_config("anthropic") is None

@@ -53,7 +53,7 @@ def test_parse_bad_model_strings(text: str) -> None:
 
     assert str(info.value) == (
         f"unknown model string `{text}`; expected PROVIDER:MODEL with provider one of "
-        "openai, anthropic, scripted, sim (e.g. openai:gpt-5.2)"
+        "openai, openai-responses, anthropic, scripted, sim (e.g. openai:gpt-5.2)"
     )
 
 

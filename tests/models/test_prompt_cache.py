@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import threading
 from typing import Any
 
 import anthropic
@@ -20,6 +21,7 @@ from shipyard.models.anthropic import AnthropicModel
 from shipyard.models.base import CacheTTL, Message, ModelRequest, ToolSpec
 from shipyard.models.generation import Generation, GenerationModel
 from shipyard.models.openai import OpenAIModel
+from shipyard.models.responses import ResponsesModel
 
 STEPS = 6
 
@@ -191,3 +193,26 @@ def test_model_error_names_the_refusal(server: FakeLLMServer) -> None:
 
     with pytest.raises(ModelError, match="bad request"):
         asyncio.run(go())
+
+
+@pytest.mark.parametrize("api", ["anthropic", "responses", "openai"])
+def test_a_stream_that_goes_quiet_times_out_as_retryable(server: FakeLLMServer, api: str) -> None:
+    release = threading.Event()
+    server.responder = lambda api, body: FakeReply(text="a long reply", stall=release)
+
+    async def go() -> None:
+        request = ModelRequest((Message("user", "hi"),))
+        if api == "anthropic":
+            async with anthropic.AsyncAnthropic(api_key="k", base_url=server.anthropic_base_url) as c:
+                await AnthropicModel("claude-sonnet-4-5", c, idle_timeout_s=0.2).complete(request)
+        else:
+            async with openai.AsyncOpenAI(api_key="k", base_url=server.openai_base_url) as o:
+                kind = ResponsesModel if api == "responses" else OpenAIModel
+                await kind("gpt-5", o, idle_timeout_s=0.2).complete(request)
+
+    try:
+        with pytest.raises(ModelError, match=r"no stream event for 0.2s") as info:
+            asyncio.run(go())
+    finally:
+        release.set()
+    assert info.value.retryable

@@ -138,6 +138,22 @@ def message_events(message: dict[str, Any]) -> bytes:
     return b"".join(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events)
 
 
+def chunk_events(completion: dict[str, Any]) -> bytes:
+    """A Chat Completions reply as the chunks of a streamed one (usage last, as `include_usage` asks)."""
+    base = {k: completion[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    choice = completion["choices"][0]
+    message = choice["message"]
+    delta: dict[str, Any] = {"role": "assistant", "content": message["content"]}
+    if message.get("tool_calls"):
+        delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
+    chunks = [
+        {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
+        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]},
+        {**base, "choices": [], "usage": completion["usage"]},
+    ]
+    return b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks) + b"data: [DONE]\n\n"
+
+
 class FakeAPIServer:
     """`FakeAPI` served over HTTP on 127.0.0.1 (a free port) while the context is open."""
 
@@ -173,7 +189,8 @@ def _handler(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
                 return
             status, payload = api.answer(route, body)
             if status == 200 and body.get("stream"):
-                self._send(status, message_events(payload), True)
+                events = message_events if route == "anthropic" else chunk_events
+                self._send(status, events(payload), True)
             else:
                 self._send(status, json.dumps(payload).encode(), False)
 

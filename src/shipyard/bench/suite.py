@@ -137,8 +137,11 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None]) -> dict[str, 
             )
             results["baselines"] = [asdict(r) for r in run_baselines(plan, row)]
     if opts.tokens is not None:
-        progress(
-            f"running tokens: a {TokenPlan().steps}-step worker session on {', '.join(opts.tokens.variants)}"
-        )
-        results["tokens"] = [asdict(r) for r in run_tokens(opts.tokens.variants, TokenPlan(), row)]
+        results["tokens"] = _tokens(opts.tokens, progress, row)
     return results
+
+
+def _tokens(s: Scenario, progress: Callable[[str], None], row: Callable[[str], None]) -> Rows:
+    plan = TokenPlan()
+    progress(f"running tokens: a {plan.steps}-step worker session on {', '.join(s.variants)}")
+    return [asdict(r) for r in run_tokens(s.variants, plan, row)]

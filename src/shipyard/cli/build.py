@@ -56,7 +56,7 @@ def _build_one(config: ShipyardConfig, ref: ModelRef, env: Mapping[str, str]) ->
         return load_recorded(Path(ref.model_id))
     price_cfg = config.prices.get(f"{ref.provider}:{ref.model_id}")
     price = None if price_cfg is None else Price(**price_cfg.model_dump())
-    return build_provider_model(ref, provider_settings(config.providers.get(ref.provider)), env, price)
+    return build_provider_model(ref, provider_settings(config.provider_config(ref.provider)), env, price)
 
 
 def build_runtime(checked: Checked, env: Mapping[str, str], fresh: bool = False) -> Runtime:

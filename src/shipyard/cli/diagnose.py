@@ -29,7 +29,7 @@ from shipyard.fleet.runtime import STATE_DIR
 from shipyard.git import GitRepo
 from shipyard.git.repo import git_problem
 from shipyard.git.run import git_version
-from shipyard.models.factory import parse_model_string
+from shipyard.models.factory import HTTP_PROVIDERS, VENDOR, parse_model_string
 
 Status = Literal["ok", "warning", "missing"]
 MIN_FREE_GB = 2.0  # worktrees and their test runs; below this a long run may fill the disk
@@ -111,11 +111,12 @@ def model_rows(config: ShipyardConfig, env: Mapping[str, str]) -> list[Row]:
     refs = check_config(found, config, env)
     rows = [Row(f"model {role.value}", "ok", f"{ref.provider}:{ref.model_id}") for role, ref in refs.items()]
     rows += [_problem_row("models and keys", line) for line in found.person]
-    for provider in sorted({ref.provider for ref in refs.values()} & {"openai", "anthropic"}):
-        p = config.providers.get(provider)
-        key_env = (p.api_key_env if p else None) or f"{provider.upper()}_API_KEY"
-        if env.get(key_env, "").strip():
-            rows.append(Row(f"{provider} key", "ok", f"{key_env} is set (not shown)"))
+    for provider in sorted({ref.provider for ref in refs.values()} & set(HTTP_PROVIDERS)):
+        p = config.provider_config(provider)
+        vendor = VENDOR[provider]
+        key_env = (p.api_key_env if p else None) or f"{vendor.upper()}_API_KEY"
+        if env.get(key_env, "").strip() and f"{vendor} key" not in {row.check for row in rows}:
+            rows.append(Row(f"{vendor} key", "ok", f"{key_env} is set (not shown)"))
     return rows
 
 

@@ -26,7 +26,7 @@ from shipyard.cli.preflight import provider_settings
 from shipyard.config import ShipyardConfig
 from shipyard.errors import UserError
 from shipyard.models.base import Message, ModelRequest
-from shipyard.models.factory import build_provider_model, parse_model_string
+from shipyard.models.factory import HTTP_PROVIDERS, build_provider_model, parse_model_string
 
 STYLE = {"ok": "green", "warning": "yellow", "missing": "red"}
 ONLINE_TIMEOUT_S = 30.0
@@ -59,9 +59,9 @@ def online_rows(config: ShipyardConfig, env: Mapping[str, str]) -> list[Row]:
     rows: list[Row] = []
     for text in diagnose.model_strings(config):
         ref = parse_model_string(text)
-        if ref.provider not in ("openai", "anthropic"):
+        if ref.provider not in HTTP_PROVIDERS:
             continue
-        settings = provider_settings(config.providers.get(ref.provider))
+        settings = provider_settings(config.provider_config(ref.provider))
         try:
             model = build_provider_model(ref, settings, env)
         except UserError:  # a missing key: its offline row says so already

@@ -20,7 +20,13 @@ from shipyard.domain import Role
 from shipyard.errors import ConfigError, Problems, SetupError, UserError
 from shipyard.git import GitRepo
 from shipyard.git.repo import git_problem
-from shipyard.models.factory import ModelRef, ProviderSettings, check_provider_ready, parse_model_string
+from shipyard.models.factory import (
+    HTTP_PROVIDERS,
+    ModelRef,
+    ProviderSettings,
+    check_provider_ready,
+    parse_model_string,
+)
 
 T = TypeVar("T")
 
@@ -118,14 +124,14 @@ def _no_model(roles: list[str]) -> str:
 
 
 def _model_ready(config: ShipyardConfig, ref: ModelRef, env: Mapping[str, str]) -> None:
-    if ref.provider in ("openai", "anthropic"):
-        check_provider_ready(ref, provider_settings(config.providers.get(ref.provider)), env)
+    if ref.provider in HTTP_PROVIDERS:
+        check_provider_ready(ref, provider_settings(config.provider_config(ref.provider)), env)
     elif ref.provider == "scripted" and ref.model_id != "demo" and not Path(ref.model_id).is_file():
         raise ConfigError(f"scripted model file `{ref.model_id}` not found; give a JSON file path or `demo`")
     elif ref.provider not in ("scripted", "sim"):
         raise ConfigError(
             f"model provider `{ref.provider}` is not available in this version; use openai, "
-            "anthropic, scripted or sim"
+            "openai-responses, anthropic, scripted or sim"
         )
 
 

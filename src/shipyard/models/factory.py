@@ -9,9 +9,15 @@ from shipyard.errors import ConfigError
 from shipyard.models.base import Model
 from shipyard.models.pricing import Price, provider_for_base_url
 
-PROVIDERS = ("openai", "anthropic", "scripted", "sim")
-HTTP_PROVIDERS = ("openai", "anthropic")
-DEFAULT_BASE_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
+PROVIDERS = ("openai", "openai-responses", "anthropic", "scripted", "sim")
+HTTP_PROVIDERS = ("openai", "openai-responses", "anthropic")
+DEFAULT_BASE_URLS = {
+    "openai": "https://api.openai.com/v1",
+    "openai-responses": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+}
+# The vendor whose key, base URL variable and `[providers.*]` table a provider uses.
+VENDOR = {"openai": "openai", "openai-responses": "openai", "anthropic": "anthropic"}
 # Local servers (vLLM, Ollama, llama.cpp) usually accept any key, but the SDKs insist on one.
 PLACEHOLDER_KEY = "shipyard-no-key"
 # Provider name for an OpenAI-compatible server the price table does not know.
@@ -50,7 +56,7 @@ class _Access:
 
 
 def parse_model_string(text: str) -> ModelRef:
-    """`openai:MODEL`, `anthropic:MODEL`, `scripted:demo|PATH.json`, `sim` or `sim:NAME`."""
+    """`openai:MODEL`, `openai-responses:MODEL`, `anthropic:MODEL`, `scripted:demo|PATH.json`, `sim`."""
     provider, sep, model_id = text.strip().partition(":")
     provider, model_id = provider.lower(), model_id.strip()
     if provider == "sim" and not sep:
@@ -80,17 +86,20 @@ def build_provider_model(
     access = _access(ref, settings, env)
     if ref.provider == "anthropic":
         return _anthropic(ref, settings, access, price)
+    if ref.provider == "openai-responses":
+        return _responses(ref, settings, access, price)
     return _openai(ref, settings, access, price)
 
 
 def _access(ref: ModelRef, settings: ProviderSettings, env: Mapping[str, str]) -> _Access:
-    key_env = settings.api_key_env or f"{ref.provider.upper()}_API_KEY"
-    custom_url = settings.base_url or env.get(f"{ref.provider.upper()}_BASE_URL") or None
+    vendor = VENDOR[ref.provider]
+    key_env = settings.api_key_env or f"{vendor.upper()}_API_KEY"
+    custom_url = settings.base_url or env.get(f"{vendor.upper()}_BASE_URL") or None
     api_key = env.get(key_env, "").strip()
     if not api_key and custom_url is None:
         raise ConfigError(
             f"{key_env} is not set (needed for model `{ref}`); export it, "
-            f"or set `api_key_env` under [providers.{ref.provider}] in shipyard.toml"
+            f"or set `api_key_env` under [providers.{vendor}] in shipyard.toml"
         )
     base_url = custom_url or DEFAULT_BASE_URLS[ref.provider]
     return _Access(key_env, api_key or PLACEHOLDER_KEY, base_url, custom_url is not None)
@@ -107,10 +116,43 @@ def _openai(ref: ModelRef, settings: ProviderSettings, access: _Access, price: P
         timeout=settings.timeout_s,
         max_retries=settings.max_retries,
     )
-    provider = "openai"
-    if access.custom_url:
-        provider = settings.price_as or provider_for_base_url(access.base_url) or COMPATIBLE
-    return OpenAIModel(ref.model_id, client, provider=provider, price=price, api_key_env=access.key_env)
+    provider = _price_provider(settings, access)
+    return OpenAIModel(
+        ref.model_id,
+        client,
+        provider=provider,
+        price=price,
+        api_key_env=access.key_env,
+        idle_timeout_s=settings.timeout_s,
+    )
+
+
+def _price_provider(settings: ProviderSettings, access: _Access) -> str:
+    """Whose prices apply: OpenAI's, or the table's provider behind a custom base URL, if it knows it."""
+    if not access.custom_url:
+        return "openai"
+    return settings.price_as or provider_for_base_url(access.base_url) or COMPATIBLE
+
+
+def _responses(ref: ModelRef, settings: ProviderSettings, access: _Access, price: Price | None) -> Model:
+    import openai
+
+    from shipyard.models.responses import ResponsesModel
+
+    client = openai.AsyncOpenAI(
+        api_key=access.api_key,
+        base_url=access.base_url,
+        timeout=settings.timeout_s,
+        max_retries=settings.max_retries,
+    )
+    return ResponsesModel(
+        ref.model_id,
+        client,
+        price=price,
+        api_key_env=access.key_env,
+        idle_timeout_s=settings.timeout_s,
+        price_as=_price_provider(settings, access),
+    )
 
 
 def _anthropic(ref: ModelRef, settings: ProviderSettings, access: _Access, price: Price | None) -> Model:

@@ -18,8 +18,10 @@ from openai.types.shared import ReasoningEffort
 
 from shipyard.errors import ModelError
 from shipyard.models.base import Message, ModelRequest, ModelResponse, ToolCall, ToolSpec, Usage
+from shipyard.models.chatstream import assemble
 from shipyard.models.failure import Endpoint, connection_error, other_error, status_error, timeout_error
 from shipyard.models.pricing import Price, price_usd
+from shipyard.models.stream import DEFAULT_IDLE_TIMEOUT_S, StreamIdle
 
 
 class OpenAIModel:
@@ -32,12 +34,14 @@ class OpenAIModel:
         provider: str = "openai",
         price: Price | None = None,
         api_key_env: str = "OPENAI_API_KEY",
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
     ) -> None:
         self.name = f"{provider}:{model_id}"
         self.model_id = model_id
         self.provider = provider
         self.price = price
         self._client = client
+        self.idle_timeout_s = idle_timeout_s
         self._endpoint = Endpoint(provider, model_id, api_key_env, str(client.base_url))
 
     async def aclose(self) -> None:
@@ -61,9 +65,10 @@ class OpenAIModel:
         )
 
     async def _create(self, request: ModelRequest) -> ChatCompletion:
+        """The reply, streamed (a long one would outlast a whole-request timeout) and assembled."""
         tools = [_tool(t) for t in request.tools]
         try:
-            return await self._client.chat.completions.create(
+            chunks = await self._client.chat.completions.create(
                 model=self.model_id,
                 messages=[_message(m) for m in request.messages],
                 tools=tools or openai.omit,
@@ -71,7 +76,12 @@ class OpenAIModel:
                 prompt_cache_key=request.session or openai.omit,
                 prompt_cache_retention=request.cache_retention or openai.omit,
                 reasoning_effort=_effort(request.reasoning_effort),
+                stream=True,
+                stream_options={"include_usage": True},
             )
+            return await assemble(aiter(chunks), self.idle_timeout_s)
+        except StreamIdle as exc:
+            raise timeout_error(self._endpoint, str(exc)) from exc
         except openai.APIStatusError as exc:
             raise status_error(self._endpoint, exc.status_code, _detail(exc), exc.response.headers) from exc
         except openai.APITimeoutError as exc:

@@ -61,7 +61,8 @@ class CircuitBreaker:
 
 
 def _empty(response: ModelResponse) -> bool:
-    return not response.text.strip() and not response.tool_calls
+    """A reply with nothing in it; a cut one is not retried here (the loop tells the agent instead)."""
+    return not response.text.strip() and not response.tool_calls and not response.cut_off
 
 
 class ResilientModel:

@@ -72,7 +72,7 @@ def _page(
 <h2>Plots</h2>
 {images}
 <h2>Cost by role</h2>
-{_roles(status["by_role"])}
+{_roles(status["by_role"], status.get("cache", {}).get("by_role", {}))}
 <h2>Tasks</h2>
 {_tasks(rows, fold)}
 </body></html>
@@ -105,11 +105,16 @@ def _problems(problems: list[dict[str, Any]]) -> str:
     return f"<h2>Problems</h2><ul>{items}</ul>"
 
 
-def _roles(by_role: dict[str, dict[str, Any]]) -> str:
-    head = '<tr><th>role</th><th class="num">tokens</th><th class="num">cost (USD)</th></tr>'
+def _roles(by_role: dict[str, dict[str, Any]], cache: dict[str, dict[str, Any]]) -> str:
+    head = (
+        '<tr><th>role</th><th class="num">tokens</th><th class="num">cost (USD)</th>'
+        '<th class="num">cache hit</th><th class="num">cut replies</th></tr>'
+    )
     body = "".join(
         f'<tr><td>{escape(r)}</td><td class="num">{v["tokens"]:,}</td>'
-        f'<td class="num">{v["cost_usd"]:.4f}</td></tr>'
+        f'<td class="num">{v["cost_usd"]:.4f}</td>'
+        f'<td class="num">{cache.get(r, {}).get("hit_rate", 0.0):.1%}</td>'
+        f'<td class="num">{cache.get(r, {}).get("cut_replies", 0)}</td></tr>'
         for r, v in by_role.items()
     )
     return f"<table>{head}{body}</table>"

@@ -149,8 +149,11 @@ function renderHealth(h) {
 
 function renderCost(s) {
   $("cost-total").textContent = `${s.tokens.toLocaleString()} tokens, ${money(s.cost_usd)}`;
+  const cache = (s.cache && s.cache.by_role) || {};
+  const hit = (role) => (cache[role] ? `${(100 * cache[role].hit_rate).toFixed(1)}%` : "-");
   const byRole = Object.entries(s.by_role).map(([role, r]) => el("tr", {},
-    el("td", {}, role), el("td", { class: "num" }, r.tokens.toLocaleString()), el("td", { class: "num" }, money(r.cost_usd))));
+    el("td", {}, role), el("td", { class: "num" }, r.tokens.toLocaleString()), el("td", { class: "num" }, money(r.cost_usd)),
+    el("td", { class: "num" }, hit(role))));
   $("cost-role").tBodies[0].replaceChildren(...byRole);
   const byTask = s.by_task.slice(0, 15).map((r) => el("tr", {},
     el("td", {}, `#${r.task_id} ${r.title}`), el("td", { class: "num" }, r.tokens.toLocaleString()),
