@@ -244,6 +244,16 @@ def test_gitmodules_and_shipyard_entries_are_never_committed(site: Site) -> None
     assert sorted(files) == ["README.md", "e.shipyard", "work.txt"]
 
 
+def test_pathspec_settings_of_the_environment_do_not_let_a_shipyard_link_in(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_LITERAL_PATHSPECS", "1")  # would make `:(exclude)...` a plain file name
+    (site.worktree / ".shipyard").symlink_to(site.outside)
+    (site.worktree / "work.txt").write_text("work\n")
+    sha = site.commit()
+    assert sha is not None and ".shipyard" not in git(site.worktree, "ls-tree", "--name-only", sha).split()
+
+
 def test_control_plain_git_commits_a_shipyard_link(site: Site) -> None:
     plain(site.worktree, f"ln -s {site.outside} .shipyard && git add --all && git commit -qm link")
     assert ".shipyard" in git(site.worktree, "ls-tree", "--name-only", "HEAD").split()
