@@ -112,3 +112,18 @@ def test_no_merge_pending_is_read_from_the_admin_folder_and_says_so_only_when_pl
     assert repo.start_merge(path, "main") == ("c.txt",)
     assert not no_merge_pending(path)  # MERGE_HEAD is there: git is asked
     assert not no_merge_pending(repo.root)  # `.git` is a folder: not plainly a linked worktree
+
+
+def test_nested_repositories_are_found_in_every_form(tmp_path: Path) -> None:
+    from shipyard.git.hazard import nested_repositories
+
+    root = tmp_path / "w"
+    (root / "a" / "b" / ".git").mkdir(parents=True)  # a repository
+    (root / ".git").write_text("gitdir: /elsewhere\n")  # the worktree's own pointer: not nested
+    (root / "c").mkdir()
+    (root / "c" / ".git").write_text("gitdir: /tmp/x\n")  # a pointer to a repository anywhere
+    (root / "d").mkdir()
+    (root / "d" / ".git").symlink_to(tmp_path)  # a link
+    (tmp_path / "outside" / ".git").mkdir(parents=True)
+    (root / "e").symlink_to(tmp_path / "outside")  # links to folders are not followed
+    assert nested_repositories(root) == ["a/b/.git", "c/.git", "d/.git"]

@@ -161,7 +161,7 @@ def test_control_worktree_config_runs_filters_on_host_git(site: Site) -> None:
     git(site.repo.root, "config", "extensions.worktreeConfig", "true")
     plain(site.worktree, _worktree_config(site))  # what the writable admin folder allowed
     site.commit()
-    assert "pwned-filter" in site.markers()
+    assert site.markers() == ["pwned-filter"]  # the filter ran; the hook did not (command line wins)
 
 
 def _nested(site: Site, where: str, make: str = "") -> str:
@@ -242,6 +242,16 @@ def test_gitmodules_and_shipyard_entries_are_never_committed(site: Site) -> None
     assert sha is not None
     files = git(site.worktree, "ls-tree", "-r", "--name-only", sha).split()
     assert sorted(files) == ["README.md", "e.shipyard", "work.txt"]
+
+
+def test_pathspec_settings_of_the_environment_do_not_let_a_shipyard_link_in(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_LITERAL_PATHSPECS", "1")  # would make `:(exclude)...` a plain file name
+    (site.worktree / ".shipyard").symlink_to(site.outside)
+    (site.worktree / "work.txt").write_text("work\n")
+    sha = site.commit()
+    assert sha is not None and ".shipyard" not in git(site.worktree, "ls-tree", "--name-only", sha).split()
 
 
 def test_control_plain_git_commits_a_shipyard_link(site: Site) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from shipyard.errors import GitError
-from shipyard.git.hazard import NEVER_STAGED, refuse_nested
+from shipyard.git.hazard import NEVER_STAGED, STATE_DIR, refuse_nested
 from shipyard.git.identity import SHIPYARD, Identity, identity_env
 from shipyard.git.ref import head_commit, no_merge_pending, rev_parse
 from shipyard.git.run import NO_REFLOG, git, nul_split
 
-SHIPYARD_DIR = ".shipyard"
+SHIPYARD_DIR = STATE_DIR
 
 
 def status_paths(worktree: Path) -> list[str]:

@@ -35,6 +35,11 @@ _DROPPED_ENV = frozenset(
         "GIT_COMMITTER_DATE",
         "GIT_EXTERNAL_DIFF",
         "GIT_DIFF_OPTS",
+        # Pathspec modes that would turn the `:(exclude)` magic keeping Shipyard's paths out of commits off.
+        "GIT_LITERAL_PATHSPECS",
+        "GIT_GLOB_PATHSPECS",
+        "GIT_NOGLOB_PATHSPECS",
+        "GIT_ICASE_PATHSPECS",
     }
 )
 
