@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 from shipyard.agent import AgentOutcome, StopReason
 from shipyard.agent.paths import read_inside
 from shipyard.domain import Handoff, Role, Task
+from shipyard.fleet.attempts import keep_after
 from shipyard.fleet.briefing import read_notes, task_brief
 from shipyard.fleet.merger import Merger
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
@@ -60,6 +62,7 @@ async def work_on(rt: Runtime, merger: Merger, agent: str, task: Task) -> None:
         beat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beat
+        await keep_after(rt, task, agent, seat.worktree, sys.exc_info()[1])  # unless it landed
         await asyncio.to_thread(rt.repo.remove_worktree, seat.worktree, seat.branch, spot)
 
 
