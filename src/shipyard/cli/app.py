@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from shipyard.cli.attempts import register as register_attempts
 from shipyard.cli.bench import register as register_bench
 from shipyard.cli.build import build_runtime, open_board
 from shipyard.cli.checks import run_state
@@ -175,6 +176,7 @@ register(app, user_errors)
 register_sandbox(app, user_errors)
 register_bench(app, user_errors)
 register_doctor(app, user_errors)
+register_attempts(app, user_errors)
 
 
 def main() -> None:

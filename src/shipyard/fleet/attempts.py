@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from shipyard.config import ATTEMPT_ENDINGS
 from shipyard.domain import Event, Handoff, Task, TaskSpec, TaskStatus
 from shipyard.errors import ShipyardError
 from shipyard.fleet.runtime import HARNESS, Runtime
-from shipyard.git.attempt import Snapshot, attempt_ref
+from shipyard.git.attempt import KeptCommit, Snapshot, attempt_ref
 
 # How an attempt ended, as the retry policy sees it (`[attempts] continue_after`):
 # limit (step, token or time limit), error (the model failed after its retries), no_progress (the agent
@@ -155,3 +156,114 @@ def keep_leftover(rt: Runtime, path: Path) -> str | None:
     agent = path.name[: found.start()]
     reason = "cut short by a crash or kill of the orchestrator; kept on recovery"
     return keep(rt, task, agent, path, Ending("interrupted", reason))
+
+
+@dataclass
+class AttemptLog:
+    """What the event log says of one attempt: its worker's tokens and cost, the commit it landed as
+    (None if it did not), and why it ended."""
+
+    tokens: int = 0
+    cost_usd: float = 0.0
+    landed: str | None = None
+    reason: str = ""
+
+
+_ENDED_KINDS = {"TaskReleased", "TaskFailed", "TaskCancelled", "LeaseExpired"}
+
+
+def attempt_log(events: Iterable[Event]) -> dict[tuple[int, int], AttemptLog]:
+    """Each (task, attempt) of the log; events count toward the attempt its task's latest `TaskClaimed`
+    started (a worker's model calls for tokens and cost)."""
+    current: dict[int, int] = {}
+    log: dict[tuple[int, int], AttemptLog] = {}
+    for e in events:
+        if e.task_id is None:
+            continue
+        if e.kind == "TaskClaimed":
+            current[e.task_id] = int(e.data.get("attempt", 0))
+            log[(e.task_id, current[e.task_id])] = AttemptLog()
+            continue
+        entry = log.get((e.task_id, current.get(e.task_id, 0)))
+        if entry is None:
+            continue
+        if e.kind == "ModelCalled" and e.data.get("role") == "worker":
+            entry.tokens += int(e.data.get("input_tokens", 0)) + int(e.data.get("output_tokens", 0))
+            entry.cost_usd += float(e.data.get("cost_usd", 0.0))
+        elif e.kind == "TaskCompleted":
+            entry.landed = next(iter(e.data.get("commits", [])), None)
+        elif e.kind in _ENDED_KINDS and not entry.reason:
+            entry.reason = str(e.data.get("reason", "")) or e.kind
+    return log
+
+
+@dataclass(frozen=True)
+class Opening:
+    """How a new attempt starts: words for its prompt, and files left with conflict markers."""
+
+    text: str = ""
+    conflicts: tuple[str, ...] = ()
+
+
+_SHOWN_FILES = 30
+_HANDOFF = re.compile(r"\n\nHandoff: (.*?)\n\nShipyard-Attempt:", re.DOTALL)
+
+
+def previous_to_continue(rt: Runtime, task: Task) -> KeptCommit | None:
+    """The newest kept attempt of `task` that the policy says to continue: it ended in a way listed in
+    `[attempts] continue_after` and the task still asks the same (the planner did not rewrite it)."""
+    if task.attempts <= 1:
+        return None  # a first attempt (spares a git call for most tasks)
+    earlier = [k for k in rt.repo.attempts().kept(task.id) if k.attempt < task.attempts]
+    if not earlier:
+        return None
+    last = earlier[-1]
+    same_task = last.trailers.get("Spec") == spec_digest(task.spec)
+    return last if same_task and last.trailers.get("Ended") in rt.config.attempts.continue_after else None
+
+
+def open_attempt(rt: Runtime, task: Task, agent: str, worktree: Path) -> Opening:
+    """Start a new attempt from the last kept one when the policy says so: its changes rebased onto the
+    worktree's tip (the newest shared branch) and left uncommitted; logs `AttemptContinued`."""
+    previous = previous_to_continue(rt, task)
+    if previous is None:
+        return Opening()
+    try:
+        conflicts = rt.repo.attempts().continue_in(worktree, previous.sha)
+    except ShipyardError as exc:
+        data = {"from_attempt": previous.attempt, "error": rt.redact(str(exc))}
+        rt.record(Event("AttemptNotContinued", data, task.id, agent))
+        return Opening()
+    files = rt.repo.changed_files(worktree)
+    if not files:
+        return Opening()  # all of it is on the shared branch already
+    data = {
+        "from_attempt": previous.attempt,
+        "ref": previous.ref,
+        "files": len(files),
+        "conflicts": list(conflicts),
+    }
+    rt.record(Event("AttemptContinued", data, task.id, agent))
+    return Opening(_opening_text(rt, previous, files, conflicts), conflicts)
+
+
+def _opening_text(rt: Runtime, previous: KeptCommit, files: list[str], conflicts: tuple[str, ...]) -> str:
+    shown = ", ".join(files[:_SHOWN_FILES]) + (
+        f" and {len(files) - _SHOWN_FILES} more" if len(files) > _SHOWN_FILES else ""
+    )
+    said = _HANDOFF.search(previous.message)
+    report = said.group(1).strip() if said else "nothing: it was cut short before it could report"
+    text = (
+        f"PREVIOUS ATTEMPT: attempt {previous.attempt} of this task ended without landing "
+        f"({previous.trailers.get('Ended')}: {previous.trailers.get('Reason', '')}). Its work is already in "
+        f"your worktree, brought onto the latest `{rt.config.branch}` and not committed: {shown}.\n"
+        f"What it reported: {report}\n"
+        "Continue from there: read what it changed and run the check; finish what is missing and fix what "
+        "is wrong. Do not start over."
+    )
+    if conflicts:
+        text += (
+            f"\nMERGE CONFLICT: bringing it onto the latest `{rt.config.branch}` left conflict markers in "
+            f"{', '.join(conflicts)}. Resolve every conflict keeping both sides' intent first."
+        )
+    return text

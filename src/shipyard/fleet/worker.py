@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from shipyard.agent import AgentOutcome, StopReason
 from shipyard.agent.paths import read_inside
 from shipyard.domain import Handoff, Role, Task
-from shipyard.fleet.attempts import keep_after
+from shipyard.fleet.attempts import Opening, keep_after, open_attempt
 from shipyard.fleet.briefing import read_notes, task_brief
 from shipyard.fleet.merger import Merger
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
@@ -56,7 +56,8 @@ async def work_on(rt: Runtime, merger: Merger, agent: str, task: Task) -> None:
     beat = asyncio.get_running_loop().create_task(_heartbeat(rt, seat))
     try:
         await asyncio.to_thread(rt.repo.add_worktree, seat.worktree, seat.branch, seat.start, spot)
-        await _attempt(rt, merger, seat)
+        opening = await asyncio.to_thread(open_attempt, rt, task, agent, seat.worktree)
+        await _attempt(rt, merger, seat, opening)
     finally:
         merger.release(task.id)  # whatever files it held for a conflict pass on
         beat.cancel()
@@ -82,9 +83,9 @@ def _variables(rt: Runtime, seat: Seat, conflict: str) -> dict[str, str]:
     }
 
 
-async def _attempt(rt: Runtime, merger: Merger, seat: Seat) -> None:
-    files: tuple[str, ...] = ()
-    conflict, rounds = "", rt.config.fleet.max_conflict_rounds
+async def _attempt(rt: Runtime, merger: Merger, seat: Seat, opening: Opening) -> None:
+    files: tuple[str, ...] = opening.conflicts  # a continued attempt may start with conflicts to resolve
+    conflict, rounds = opening.text, rt.config.fleet.max_conflict_rounds
     for _ in range(rounds + 1):
         session = Session(
             Role.WORKER, seat.agent, seat.worktree, _variables(rt, seat, conflict), seat.task.id

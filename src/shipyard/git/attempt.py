@@ -133,7 +133,12 @@ class Changes:
 def changes_against(root: Path, branch: str, sha: str) -> Changes:
     """The files and lines `sha` changes on its own side of `branch` (from their merge base)."""
     base = git(root, "merge-base", f"refs/heads/{branch}", sha, ok=(0, 1, 128)).stdout.strip()
-    out = git(root, "diff", "--numstat", "-z", "--no-renames", base or sha, sha)
+    return changes_between(root, base or sha, sha)
+
+
+def changes_between(root: Path, base: str, sha: str) -> Changes:
+    """The files and lines that differ from `base` to `sha`."""
+    out = git(root, "diff", "--numstat", "-z", "--no-renames", base, sha)
     files, added, removed = [], 0, 0
     for field in nul_split(out.stdout):
         plus, minus, name = field.split("\t", 2)
@@ -198,6 +203,14 @@ class AttemptStore:
 
     def changes(self, branch: str, sha: str) -> Changes:
         return changes_against(self.root, branch, sha)
+
+    def landed_changes(self, sha: str) -> Changes:
+        """What a commit on the shared branch brought (against its first parent)."""
+        return (
+            changes_between(self.root, f"{sha}^", sha)
+            if rev_parse(self.root, f"{sha}^")
+            else Changes((), 0, 0)
+        )
 
     def delete(self, refs: list[str]) -> int:
         return delete_kept(self.root, refs)
