@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from pathlib import Path
 
 from conftest import FleetFactory, run
 
 from shipyard.domain import Event, Role, TaskKind, TaskSpec, TaskStatus
+from shipyard.errors import GitError
 from shipyard.fleet.recovery import reconcile
 from shipyard.fleet.runtime import Runtime
-from shipyard.git.attempt import KeptCommit
+from shipyard.git import GitRepo
+from shipyard.git.attempt import AttemptStore, KeptCommit, Snapshot
 from shipyard.git.run import git
 from shipyard.models.base import ModelRequest, ModelResponse
 from shipyard.models.scripted import ScriptedModel, call, turn
@@ -153,3 +157,27 @@ def test_recovery_keeps_what_a_killed_run_left_in_its_worktrees(fleet: FleetFact
     assert (kept.task_id, kept.attempt, kept.trailers["Ended"]) == (task.id, 1, "interrupted")
     assert kept.trailers["Agent"] == "worker-2" and set(THREE) <= _files(rt, kept.sha)
     assert rt.board.get(task.id).status is TaskStatus.OPEN
+
+
+@dataclass(frozen=True)
+class _BrokenStore(AttemptStore):
+    def keep(self, worktree: Path, snap: Snapshot) -> str | None:
+        raise GitError(["commit-tree"], 128, "fatal: the disk is full")
+
+
+@dataclass(frozen=True)
+class _RepoThatCannotKeep(GitRepo):
+    def attempts(self) -> AttemptStore:
+        return _BrokenStore(self.root)
+
+
+def test_a_failure_to_keep_is_logged_and_the_cleanup_goes_on(fleet: FleetFactory) -> None:
+    busy = ScriptedModel(programs={Role.WORKER: lambda r: _three_then(r, turn(call("list_dir", path=".")))})
+    limits = {"max_steps": 5}
+    rt = fleet(_models(busy, _planner("grind")), max_cycles=1, limits=limits, fleet={"max_attempts": 1})
+    rt.repo = _RepoThatCannotKeep(rt.repo.root, rt.repo.git_dir)
+    run(rt)
+    assert rt.board.get(1).status is TaskStatus.FAILED
+    (event,) = [e for e in rt.board.events() if e.kind == "AttemptNotKept"]
+    assert "disk is full" in event.data["error"]
+    assert rt.repo.list_worktrees() == [] and not rt.repo.branches_with_prefix("shipyard/")

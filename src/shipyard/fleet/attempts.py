@@ -104,24 +104,18 @@ def keep(rt: Runtime, task: Task, agent: str, worktree: Path, ending: Ending) ->
     keep is logged (`AttemptNotKept`) and never stops the cleanup that follows."""
     if not rt.config.attempts.keep:
         return None
-    handoff = rt.board.get(task.id).handoff if ending.kind in _HANDOFF_KINDS else None
-    text = rt.redact(message(task, task.attempts, agent, ending, handoff))
     ref = attempt_ref(task.id, task.attempts)
     try:
+        handoff = rt.board.get(task.id).handoff if ending.kind in _HANDOFF_KINDS else None
+        text = rt.redact(message(task, task.attempts, agent, ending, handoff))
         sha = rt.repo.attempts().keep(worktree, Snapshot(ref, text, HARNESS, rt.config.branch))
     except (ShipyardError, OSError) as exc:
-        rt.record(
-            Event("AttemptNotKept", {"attempt": task.attempts, "error": rt.redact(str(exc))}, task.id, agent)
-        )
+        data = {"attempt": task.attempts, "error": rt.redact(str(exc))}
+        rt.record(Event("AttemptNotKept", data, task.id, agent))
         return None
     if sha is not None:
-        data = {
-            "attempt": task.attempts,
-            "ref": ref,
-            "sha": sha,
-            "ended": ending.kind,
-            "reason": rt.redact(ending.reason),
-        }
+        reason = rt.redact(ending.reason)
+        data = {"attempt": task.attempts, "ref": ref, "sha": sha, "ended": ending.kind, "reason": reason}
         rt.record(Event("AttemptKept", data, task.id, agent))
     return sha
 
