@@ -94,3 +94,22 @@ def test_clean_deletes_kept_attempts_but_not_salvaged_branches(repo: Path, tmp_p
     assert "a.txt" in git(repo, "ls-tree", "-r", "--name-only", "salvage/task-1-attempt-1")
     rows = json.loads(invoke("attempts", str(repo), "--json").stdout)
     assert [(r["attempt"], r["ended"]) for r in rows] == [(1, "nothing kept"), (2, "landed")]
+
+
+def test_a_new_run_sets_the_kept_attempts_of_the_last_aside(repo: Path, tmp_path: Path) -> None:
+    _scripted_repo(repo, tmp_path)
+    old = git(repo, "rev-parse", "refs/shipyard/attempts/1/1").strip()
+    for name in THREE:
+        git(repo, "rm", "-q", name)
+    git(repo, "commit", "-qm", "start over")
+
+    again = invoke("run", str(repo), "--new")  # a new board: its task 1 is another task
+
+    assert again.exit_code == 0, again.stdout + again.stderr
+    new = git(repo, "rev-parse", "refs/shipyard/attempts/1/1").strip()
+    archived = git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/shipyard/archive/")
+    assert new != old and archived.strip().endswith(f"/1/1 {old}")
+    rows = json.loads(invoke("attempts", str(repo), "--json").stdout)
+    assert (rows[0]["attempt"], rows[0]["ended"], rows[0]["sha"]) == (1, "limit", new)
+    assert invoke("clean", str(repo)).stdout.startswith("deleted 2 kept attempts")
+    assert git(repo, "for-each-ref", "refs/shipyard/") == ""

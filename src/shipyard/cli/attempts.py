@@ -214,14 +214,16 @@ def clean(
     path: PathArg = Path("."),
     task: Annotated[int | None, typer.Option(min=1, help="Only this task's kept attempts.")] = None,
 ) -> None:
-    """Delete kept attempts (all, or one task's); salvaged branches stay; git frees the space at its gc."""
+    """Delete kept attempts (all, earlier runs' too, or one task's); salvaged branches stay; git frees
+    the space at its next gc."""
     repo = GitRepo.open(path)
     store = repo.attempts()
-    kept = store.kept(task)
-    size_mb = store.disk_bytes() / 1e6 if kept else 0.0
-    deleted = store.delete([k.ref for k in kept])
+    refs = [k.ref for k in store.kept(task)] + (store.archived() if task is None else [])
+    size_mb = store.disk_bytes() / 1e6 if refs and task is None else 0.0
+    deleted = store.delete(refs)
     which = f" of task #{task}" if task is not None else ""
-    out.print(f"deleted {deleted} kept attempts{which} ({size_mb:.2f} MB of objects only they held)")
+    freed = f" ({size_mb:.2f} MB of objects only they held)" if task is None else ""
+    out.print(f"deleted {deleted} kept attempts{which}{freed}")
 
 
 def register(app: typer.Typer, guarded: Guarded) -> None:

@@ -11,15 +11,18 @@ import asyncio
 import hashlib
 import json
 import re
+import time
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipyard.board.base import Board
 from shipyard.config import ATTEMPT_ENDINGS
 from shipyard.domain import Event, Handoff, Task, TaskSpec, TaskStatus
 from shipyard.errors import ShipyardError
 from shipyard.fleet.runtime import HARNESS, Runtime
+from shipyard.git import GitRepo
 from shipyard.git.attempt import KeptCommit, Snapshot, attempt_ref
 
 # How an attempt ended, as the retry policy sees it (`[attempts] continue_after`):
@@ -150,6 +153,14 @@ def keep_leftover(rt: Runtime, path: Path) -> str | None:
     agent = path.name[: found.start()]
     reason = "cut short by a crash or kill of the orchestrator; kept on recovery"
     return keep(rt, task, agent, path, Ending("interrupted", reason))
+
+
+def set_aside_earlier_runs(repo: GitRepo, board: Board) -> int:
+    """A new run (an empty event log) numbers its tasks from 1 again: the kept attempts of earlier runs
+    move to `refs/shipyard/archive/run-<time>/`, never mistaken for this run's (nor deleted)."""
+    if board.events(limit=1):
+        return 0
+    return repo.attempts().archive(f"run-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 @dataclass

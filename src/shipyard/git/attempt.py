@@ -19,6 +19,7 @@ from shipyard.git.ref import is_ancestor, rev_parse, tree_of
 from shipyard.git.run import NO_REFLOG, git, nul_split
 
 ATTEMPTS_REF = "refs/shipyard/attempts/"
+ARCHIVE_REF = "refs/shipyard/archive/"  # kept attempts of earlier runs (task numbers start again at 1)
 _TRAILER = re.compile(r"^Shipyard-([A-Za-z]+): (.*)$", re.MULTILINE)
 _RECORD = "%1e"  # for-each-ref: a record separator between refs
 
@@ -157,10 +158,29 @@ def delete_kept(root: Path, refs: list[str]) -> int:
     return len(refs)
 
 
+def archive_kept(root: Path, name: str) -> int:
+    """Move every kept attempt to `refs/shipyard/archive/<name>/...` (a new run numbers its tasks from 1
+    again); how many moved."""
+    out = git(root, "for-each-ref", "--format=%(refname) %(objectname)", ATTEMPTS_REF)
+    pairs = [line.split(" ", 1) for line in out.stdout.splitlines() if line]
+    if not pairs:
+        return 0
+    moves = [f"create {ARCHIVE_REF}{name}/{ref.removeprefix(ATTEMPTS_REF)} {sha}\n" for ref, sha in pairs]
+    deletes = [f"delete {ref} {sha}\n" for ref, sha in pairs]
+    git(root, "update-ref", "--stdin", stdin="".join(moves + deletes))
+    return len(pairs)
+
+
+def archived_refs(root: Path) -> list[str]:
+    """The refs of kept attempts of earlier runs."""
+    out = git(root, "for-each-ref", "--format=%(refname)", ARCHIVE_REF)
+    return [line for line in out.stdout.splitlines() if line]
+
+
 def kept_disk_bytes(root: Path) -> int:
     """Bytes on disk of the objects only kept attempts hold (what deleting them would free, after gc)."""
-    glob = f"--glob={ATTEMPTS_REF}*"
-    out = git(root, "rev-list", "--objects", "--disk-usage", glob, "--not", "--branches", "--tags")
+    globs = (f"--glob={ATTEMPTS_REF}*", f"--glob={ARCHIVE_REF}*")
+    out = git(root, "rev-list", "--objects", "--disk-usage", *globs, "--not", "--branches", "--tags")
     text = out.stdout.strip()
     return int(text) if text.isdigit() else 0
 
@@ -214,6 +234,12 @@ class AttemptStore:
 
     def delete(self, refs: list[str]) -> int:
         return delete_kept(self.root, refs)
+
+    def archive(self, name: str) -> int:
+        return archive_kept(self.root, name)
+
+    def archived(self) -> list[str]:
+        return archived_refs(self.root)
 
     def disk_bytes(self) -> int:
         return kept_disk_bytes(self.root)
