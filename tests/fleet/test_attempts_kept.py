@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from conftest import FleetFactory, run
 
@@ -181,3 +182,31 @@ def test_a_failure_to_keep_is_logged_and_the_cleanup_goes_on(fleet: FleetFactory
     (event,) = [e for e in rt.board.events() if e.kind == "AttemptNotKept"]
     assert "disk is full" in event.data["error"]
     assert rt.repo.list_worktrees() == [] and not rt.repo.branches_with_prefix("shipyard/")
+
+
+@dataclass(frozen=True)
+class _RepoThatFailsOneCommit(GitRepo):
+    failed: list[str] = field(default_factory=list, compare=False)
+
+    def commit_all(self, worktree: Path, message: str, *args: Any, **kwargs: Any) -> str | None:
+        if not self.failed:
+            self.failed.append(message)
+            raise GitError(["commit"], 128, "fatal: unable to write new index file")
+        return super().commit_all(worktree, message, *args, **kwargs)
+
+
+def test_a_crashed_attempt_is_kept_and_its_retry_lands_the_work(fleet: FleetFactory) -> None:
+    worker = ScriptedModel(
+        programs={Role.WORKER: lambda r: _three_then(r, turn(call("finish", summary="s")))}
+    )
+    rt = fleet(_models(worker, _planner("crash once")), max_cycles=1, fleet={"max_attempts": 2})
+    rt.repo = _RepoThatFailsOneCommit(rt.repo.root, rt.repo.git_dir)
+    run(rt)
+    (kept,) = _kept(rt)
+    assert kept.trailers["Ended"] == "crashed" and "unable to write new index file" in kept.message
+    assert set(THREE) <= _files(rt, kept.sha)
+    assert any(e.kind == "AgentCrashed" for e in rt.board.events())
+    task = rt.board.get(1)
+    assert task.status is TaskStatus.DONE and task.attempts == 2
+    assert all((rt.repo.root / name).exists() for name in THREE)
+    assert any(e.kind == "AttemptContinued" for e in rt.board.events())  # `crashed` is continued
