@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from cli_helpers import git, invoke, snapshot, write_script
+from shipyard.cli.attempts import kept_summary
+from shipyard.git import GitRepo
 
 TASK = {"title": "Write three files", "description": "a, b and c", "acceptance": "they exist", "scope": []}
 THREE = {"a.txt": "alpha\n", "b.txt": "beta\n", "src/c.py": "print('c')\n"}
@@ -111,5 +113,7 @@ def test_a_new_run_sets_the_kept_attempts_of_the_last_aside(repo: Path, tmp_path
     assert new != old and archived.strip().endswith(f"/1/1 {old}")
     rows = json.loads(invoke("attempts", str(repo), "--json").stdout)
     assert (rows[0]["attempt"], rows[0]["ended"], rows[0]["sha"]) == (1, "limit", new)
+    summary = kept_summary(GitRepo.open(repo))
+    assert summary["kept_attempts"] == 2 and summary["kept_bytes"] > 0
     assert invoke("clean", str(repo)).stdout.startswith("deleted 2 kept attempts")
     assert git(repo, "for-each-ref", "refs/shipyard/") == ""

@@ -226,6 +226,14 @@ def clean(
     out.print(f"deleted {deleted} kept attempts{which}{freed}")
 
 
+def kept_summary(repo: GitRepo) -> dict[str, int]:
+    """For `status`: how many attempts are kept (earlier runs' too) and the bytes of objects only they
+    hold (what `shipyard clean` frees at git's next gc)."""
+    store = repo.attempts()
+    count = len(store.kept()) + len(store.archived())
+    return {"kept_attempts": count, "kept_bytes": store.disk_bytes() if count else 0}
+
+
 def register(app: typer.Typer, guarded: Guarded) -> None:
     """Add `attempts`, `salvage` and `clean`; `guarded` turns user errors into one line and exit code 2."""
     for command in (attempts, salvage, clean):
