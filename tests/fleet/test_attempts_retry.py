@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import asyncio
+import threading
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from conftest import FleetFactory, run
@@ -10,8 +12,10 @@ from test_attempts_kept import THREE, _models, _planner, _steps, _three_then
 
 from cli_helpers import git
 from shipyard.domain import Role, Task, TaskKind, TaskSpec, TaskStatus
-from shipyard.fleet.attempts import Ending, Opening, keep, open_attempt
+from shipyard.fleet.attempts import Ending, Opening, keep, keep_after, open_attempt
 from shipyard.fleet.runtime import Runtime
+from shipyard.git import GitRepo
+from shipyard.git.attempt import AttemptStore, Snapshot
 from shipyard.models.base import ModelRequest, ModelResponse
 from shipyard.models.scripted import ScriptedModel, call, turn
 
@@ -130,3 +134,51 @@ def test_a_rewritten_task_starts_fresh(fleet: FleetFactory) -> None:
     assert open_attempt(rt, rewritten, "worker-2", worktree) == Opening()
     assert not (worktree / "new.txt").exists()
     assert open_attempt(rt, task, "worker-2", worktree).text  # the same task continues
+
+
+@dataclass(frozen=True)
+class _GatedStore(AttemptStore):
+    gate: threading.Event = field(default_factory=threading.Event, compare=False)
+
+    def keep(self, worktree: Path, snap: Snapshot) -> str | None:
+        self.gate.wait(30)
+        return super().keep(worktree, snap)
+
+
+@dataclass(frozen=True)
+class _SlowKeeper(GitRepo):
+    store: list[_GatedStore] = field(default_factory=list, compare=False)
+
+    def attempts(self) -> AttemptStore:
+        return self.store[0]
+
+
+def test_a_retry_claimed_while_the_last_attempt_is_being_kept_waits_for_it(fleet: FleetFactory) -> None:
+    rt = fleet(_models(ScriptedModel(), _planner()))
+    rt.repo = slow = _SlowKeeper(rt.repo.root, rt.repo.git_dir)
+    slow.store.append(_GatedStore(rt.repo.root))
+    task = rt.board.add_task(TaskSpec(title="shared work", description="d"))
+    first = rt.board.claim("worker-1", TaskKind.CODE, 60)
+    assert first is not None
+    old = rt.repo.add_worktree(rt.worktree_path("worker-1-task-1"), "shipyard/w1", "main")
+    (old / "work.txt").write_text("the first attempt's\n")
+    rt.board.release(task.id, "worker-1", "agent stopped: max_steps", 3)
+    second = rt.board.claim("worker-2", TaskKind.CODE, 60)
+    assert second is not None
+    new = rt.repo.add_worktree(rt.worktree_path("worker-2-task-1"), "shipyard/w2", "main")
+    openings: list[Opening] = []
+
+    async def both() -> None:
+        keeping = asyncio.ensure_future(keep_after(rt, first, "worker-1", old, None))
+        await asyncio.sleep(0)  # the old worker's cleanup has started (and registered)
+        opener = threading.Thread(target=lambda: openings.append(open_attempt(rt, second, "worker-2", new)))
+        opener.start()
+        opener.join(0.3)
+        assert opener.is_alive(), "the new attempt looked for kept work before the last was kept"
+        slow.store[0].gate.set()
+        await keeping
+        await asyncio.to_thread(opener.join)
+
+    asyncio.run(both())
+    assert "PREVIOUS ATTEMPT: attempt 1" in openings[0].text
+    assert (new / "work.txt").read_text() == "the first attempt's\n"

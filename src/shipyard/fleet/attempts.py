@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import re
+import threading
 import time
 import traceback
 from collections.abc import Iterable
@@ -127,16 +128,40 @@ def keep(rt: Runtime, task: Task, agent: str, worktree: Path, ending: Ending) ->
 _HANDOFF_KINDS = frozenset({"limit", "error", "no_progress", "conflict", "no_merge", "failed"})
 
 
+# A released task may be claimed again while its last worker is still keeping its attempt: the new
+# attempt waits for that (the old worker registers as its cleanup starts, before a new attempt can have
+# made its worktree and looked for kept attempts).
+_keeping: dict[tuple[int, int], threading.Event] = {}  # (id of the runtime, task id) -> set when kept
+_keeping_guard = threading.Lock()
+KEEP_WAIT_S = 120.0
+
+
 async def keep_after(
     rt: Runtime, task: Task, agent: str, worktree: Path, error: BaseException | None
 ) -> None:
     """The worker's last step before its worktree goes: keep the attempt unless it landed."""
+    done = threading.Event()
+    with _keeping_guard:
+        _keeping[(id(rt), task.id)] = done
     try:
-        ending = ending_of(rt, task.id, error)
-    except ShipyardError:
-        ending = Ending("failed", "the board could not say how the attempt ended")
-    if ending is not None:
-        await asyncio.to_thread(keep, rt, task, agent, worktree, ending)
+        try:
+            ending = ending_of(rt, task.id, error)
+        except ShipyardError:
+            ending = Ending("failed", "the board could not say how the attempt ended")
+        if ending is not None:
+            await asyncio.to_thread(keep, rt, task, agent, worktree, ending)
+    finally:
+        done.set()
+        with _keeping_guard:
+            if _keeping.get((id(rt), task.id)) is done:
+                del _keeping[(id(rt), task.id)]
+
+
+def _wait_for_keeping(rt: Runtime, task_id: int) -> None:
+    with _keeping_guard:
+        pending = _keeping.get((id(rt), task_id))
+    if pending is not None:
+        pending.wait(KEEP_WAIT_S)
 
 
 def keep_leftover(rt: Runtime, path: Path) -> str | None:
@@ -219,6 +244,7 @@ def previous_to_continue(rt: Runtime, task: Task) -> KeptCommit | None:
     `[attempts] continue_after` and the task still asks the same (the planner did not rewrite it)."""
     if task.attempts <= 1:
         return None  # a first attempt (spares a git call for most tasks)
+    _wait_for_keeping(rt, task.id)
     earlier = [k for k in rt.repo.attempts().kept(task.id) if k.attempt < task.attempts]
     if not earlier:
         return None
