@@ -54,6 +54,9 @@ def test_a_limit_stopped_attempt_is_continued_listed_and_salvaged(repo: Path, tm
     rows = json.loads(invoke("attempts", str(repo), "1", "--json").stdout)
     assert [(r["attempt"], r["ended"]) for r in rows] == [(1, "limit"), (2, "landed")]
     assert sorted(rows[0]["files"]) == sorted(THREE) and rows[0]["added"] == 3
+    assert (
+        sorted(rows[1]["files"]) == sorted(THREE) and rows[1]["sha"] == git(repo, "rev-parse", "main").strip()
+    )
     assert rows[0]["tokens"] == 3 * 120 and rows[1]["tokens"] == 120
 
     salvaged = invoke("salvage", "1", str(repo), "--attempt", "1")

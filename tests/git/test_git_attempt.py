@@ -90,3 +90,14 @@ def test_salvage_branch_names_are_checked_and_never_clobber(repo: GitRepo, tree:
     assert not store.valid_branch_name("bad..name") and store.valid_branch_name("salvage/task-1")
     assert store.make_branch("salvage/task-1", head)
     assert not store.make_branch("salvage/task-1", head) and not store.make_branch("main", head)
+
+
+def test_what_landed_commits_brought_is_read_in_one_go(repo: GitRepo, tree: Tree) -> None:
+    first = tree.commit(repo.root, {"a.txt": "1\n2\n"})
+    second = tree.commit(repo.root, {"a.txt": "1\n", "b.txt": "b\n"})
+    gone = "0" * 40
+    changes = repo.attempts().landed_changes([second, first, gone, "not-a-sha"])
+    assert set(changes) == {first, second}
+    assert (changes[first].files, changes[first].added) == (("a.txt",), 2)
+    later = changes[second]
+    assert (later.files, later.added, later.removed) == (("a.txt", "b.txt"), 1, 1)

@@ -22,7 +22,7 @@ from shipyard.config import load_config
 from shipyard.errors import UserError
 from shipyard.fleet.attempts import AttemptLog, attempt_log
 from shipyard.git import GitRepo
-from shipyard.git.attempt import KeptCommit
+from shipyard.git.attempt import Changes, KeptCommit
 
 out = Console(highlight=False, soft_wrap=True)
 Guarded = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -85,15 +85,14 @@ def _kept_row(repo: GitRepo, kept: KeptCommit, log: AttemptLog | None) -> Attemp
     )
 
 
-def _logged_row(repo: GitRepo, key: tuple[int, int], log: AttemptLog) -> AttemptRow:
+def _logged_row(key: tuple[int, int], log: AttemptLog, landed: dict[str, Changes]) -> AttemptRow:
     """An attempt with nothing kept: it landed (its commit is on the shared branch) or changed nothing."""
     if log.landed is None:
         return AttemptRow(*key, "nothing kept", log.reason, "", [], 0, 0, log.tokens, log.cost_usd, "", "")
-    changes = repo.attempts().landed_changes(log.landed)
+    changes = landed.get(log.landed, Changes((), 0, 0))
     files, added, removed = list(changes.files), changes.added, changes.removed
-    return AttemptRow(
-        *key, "landed", "", "", files, added, removed, log.tokens, log.cost_usd, log.landed, log.landed
-    )
+    usage = (log.tokens, log.cost_usd)
+    return AttemptRow(*key, "landed", "", "", files, added, removed, *usage, log.landed, log.landed)
 
 
 def attempt_rows(repo: GitRepo, task_id: int | None = None) -> list[AttemptRow]:
@@ -101,12 +100,14 @@ def attempt_rows(repo: GitRepo, task_id: int | None = None) -> list[AttemptRow]:
     log = _log(repo)
     kept = {(k.task_id, k.attempt): k for k in repo.attempts().kept(task_id)}
     keys = sorted(set(kept) | {key for key in log if task_id is None or key[0] == task_id})
+    shas = [log[key].landed or "" for key in keys if key not in kept]
+    landed = repo.attempts().landed_changes([sha for sha in shas if sha])
     rows = []
     for key in keys:
         if key in kept:
             rows.append(_kept_row(repo, kept[key], log.get(key)))
         else:
-            rows.append(_logged_row(repo, key, log[key]))
+            rows.append(_logged_row(key, log[key], landed))
     return rows
 
 

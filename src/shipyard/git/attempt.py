@@ -15,7 +15,7 @@ from pathlib import Path
 
 from shipyard.errors import GitError
 from shipyard.git.identity import Identity, identity_env
-from shipyard.git.ref import is_ancestor, rev_parse, tree_of
+from shipyard.git.ref import OBJECT_ID, is_ancestor, rev_parse, tree_of
 from shipyard.git.run import NO_REFLOG, git, nul_split
 
 ATTEMPTS_REF = "refs/shipyard/attempts/"
@@ -140,13 +140,35 @@ def changes_against(root: Path, branch: str, sha: str) -> Changes:
 def changes_between(root: Path, base: str, sha: str) -> Changes:
     """The files and lines that differ from `base` to `sha`."""
     out = git(root, "diff", "--numstat", "-z", "--no-renames", base, sha)
+    return _numstat(nul_split(out.stdout))
+
+
+def _numstat(rows: list[str]) -> Changes:
     files, added, removed = [], 0, 0
-    for field in nul_split(out.stdout):
-        plus, minus, name = field.split("\t", 2)
+    for row in rows:
+        plus, minus, name = row.split("\t", 2)
         files.append(name)
         added += int(plus) if plus.isdigit() else 0
         removed += int(minus) if minus.isdigit() else 0
     return Changes(tuple(files), added, removed)
+
+
+def landed_changes(root: Path, shas: list[str]) -> dict[str, Changes]:
+    """What each commit brought to its branch (against its first parent), with one git call; commits
+    git does not have are left out."""
+    wanted = [sha for sha in dict.fromkeys(shas) if OBJECT_ID.fullmatch(sha)]
+    if not wanted:
+        return {}
+    args = ("--no-walk=unsorted", "--diff-merges=first-parent", "--numstat", "--no-renames")
+    out = git(root, "log", *args, "--format=%x1e%H", *wanted, "--", ok=(0, 128))
+    if out.code != 0:  # one of them is gone (history rewritten): ask about each
+        found = [sha for sha in wanted if rev_parse(root, sha) is not None]
+        return landed_changes(root, found) if len(found) < len(wanted) else {}
+    changes = {}
+    for record in out.stdout.split("\x1e")[1:]:
+        head, _, body = record.partition("\n")
+        changes[head.strip()] = _numstat([line for line in body.splitlines() if line.count("\t") >= 2])
+    return changes
 
 
 def delete_kept(root: Path, refs: list[str]) -> int:
@@ -224,13 +246,9 @@ class AttemptStore:
     def changes(self, branch: str, sha: str) -> Changes:
         return changes_against(self.root, branch, sha)
 
-    def landed_changes(self, sha: str) -> Changes:
-        """What a commit on the shared branch brought (against its first parent)."""
-        return (
-            changes_between(self.root, f"{sha}^", sha)
-            if rev_parse(self.root, f"{sha}^")
-            else Changes((), 0, 0)
-        )
+    def landed_changes(self, shas: list[str]) -> dict[str, Changes]:
+        """What each commit on the shared branch brought (against its first parent)."""
+        return landed_changes(self.root, shas)
 
     def delete(self, refs: list[str]) -> int:
         return delete_kept(self.root, refs)
