@@ -11,6 +11,7 @@ from conftest import FleetFactory, run
 
 from shipyard.domain import Event, Role, TaskKind, TaskSpec, TaskStatus
 from shipyard.errors import GitError
+from shipyard.fleet.attempts import Ending, keep
 from shipyard.fleet.recovery import reconcile
 from shipyard.fleet.runtime import Runtime
 from shipyard.git import GitRepo
@@ -210,3 +211,19 @@ def test_a_crashed_attempt_is_kept_and_its_retry_lands_the_work(fleet: FleetFact
     assert task.status is TaskStatus.DONE and task.attempts == 2
     assert all((rt.repo.root / name).exists() for name in THREE)
     assert any(e.kind == "AttemptContinued" for e in rt.board.events())  # `crashed` is continued
+
+
+def test_the_kept_message_is_redacted(fleet: FleetFactory) -> None:
+    rt = fleet(_models(WritesThenHangs(), _planner()))
+    task = rt.board.add_task(TaskSpec(title="leaky"))
+    claimed = rt.board.claim("worker-1", TaskKind.CODE, 60)
+    assert claimed is not None
+    worktree = rt.repo.add_worktree(rt.worktree_path("worker-1-task-1"), "shipyard/w1", "main")
+    (worktree / "a.txt").write_text("work\n")
+    secret = "sk-ant-api03-" + "abcdefghij" * 4
+    sha = keep(rt, claimed, "worker-1", worktree, Ending("crashed", f"crashed: 401 for key {secret}"))
+    assert sha is not None and task.id == 1
+    (kept,) = rt.repo.attempts().kept()
+    assert secret not in kept.message and "[REDACTED]" in kept.trailers["Reason"]
+    (event,) = [e for e in rt.board.events() if e.kind == "AttemptKept"]
+    assert secret not in str(event.data)
