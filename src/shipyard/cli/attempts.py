@@ -128,13 +128,13 @@ def _words(words: list[str] | None) -> tuple[Path, int | None]:
 
 def _table(rows: list[AttemptRow]) -> Table:
     table = Table(show_edge=False, pad_edge=False)
-    for name in ("task", "attempt", "ended", "files", "lines", "tokens", "cost", "ref"):
+    for name in ("task", "attempt", "ended", "files", "lines", "tokens", "cost", "commit"):
         table.add_column(name, justify="right" if name in ("task", "attempt", "tokens", "cost") else "left")
     for r in rows:
         tokens = "-" if r.tokens is None else f"{r.tokens:,}"
         cost = "-" if r.cost_usd is None else f"${r.cost_usd:.4f}"
-        lines = f"+{r.added} -{r.removed}"
-        table.add_row(f"#{r.task}", str(r.attempt), r.ended, str(len(r.files)), lines, tokens, cost, r.ref)
+        lines, files = f"+{r.added} -{r.removed}", str(len(r.files))
+        table.add_row(f"#{r.task}", str(r.attempt), r.ended, files, lines, tokens, cost, r.sha[:10])
     return table
 
 
@@ -162,8 +162,8 @@ def attempts(
     kept = sum(1 for r in rows if r.ref.startswith("refs/"))
     mb = repo.attempts().disk_bytes() / 1e6 if kept else 0.0
     out.print(
-        f"{kept} kept attempts{which}; the objects only they hold take {mb:.2f} MB. "
-        "`shipyard salvage TASK` makes a branch of one, `shipyard clean` deletes them."
+        f"{kept} kept attempts{which} (refs/shipyard/attempts/TASK/N); the objects only they hold take "
+        f"{mb:.2f} MB. `shipyard salvage TASK` makes a branch of one, `shipyard clean` deletes them."
     )
 
 
