@@ -63,3 +63,8 @@ class ScriptError(ModelError):
 
 class ToolError(ShipyardError):
     """A tool call from an agent was invalid; the message goes back to the agent, the run goes on."""
+
+
+class UnsafeWorktreeError(ShipyardError):
+    """A worktree holds what Shipyard will not run git on or commit (a nested repository): the message
+    names the paths and the fix, for the worker's handoff."""

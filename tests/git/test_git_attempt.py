@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import ALICE, Tree
 
+from shipyard.errors import UnsafeWorktreeError
 from shipyard.git import GitRepo
 from shipyard.git.attempt import Snapshot, attempt_ref
 
@@ -101,3 +103,15 @@ def test_what_landed_commits_brought_is_read_in_one_go(repo: GitRepo, tree: Tree
     assert (changes[first].files, changes[first].added) == (("a.txt",), 2)
     later = changes[second]
     assert (later.files, later.added, later.removed) == (("a.txt", "b.txt"), 1, 1)
+
+
+def test_what_a_workers_commit_never_holds_is_not_kept_either(repo: GitRepo, tree: Tree) -> None:
+    wt = _worktree(repo)
+    tree.write(wt, {"a.txt": "a\n", ".gitmodules": "[submodule]\n", "sub/.shipyard/x": "state\n"})
+    sha = repo.attempts().keep(wt, _snap(1, 1))
+    assert sha is not None
+    assert tree.git(repo.root, "ls-tree", "-r", "--name-only", sha).split() == ["README.md", "a.txt", "c.txt"]
+    tree.init(wt / "vendor" / "lib")  # an agent's own repository inside the worktree
+    with pytest.raises(UnsafeWorktreeError, match=r"vendor/lib/\.git"):
+        repo.attempts().keep(wt, _snap(1, 2))
+    assert repo.rev_parse(attempt_ref(1, 2)) is None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard.errors import GitError
+from shipyard.git.hazard import NEVER_STAGED, refuse_nested
 from shipyard.git.identity import Identity, identity_env
 from shipyard.git.ref import OBJECT_ID, is_ancestor, rev_parse, tree_of
 from shipyard.git.run import NO_REFLOG, git, nul_split
@@ -60,9 +61,11 @@ class Snapshot:
 
 def snapshot_worktree(root: Path, worktree: Path, snap: Snapshot) -> str | None:
     """Commit everything in `worktree` onto `snap.ref` (parents: its HEAD, and a pending MERGE_HEAD),
-    leaving its index and HEAD as they were. None when there is nothing to keep: no checkout yet, or no
-    work (the files are those of a commit already on the shared branch). An existing ref is never
-    overwritten: its commit is returned instead."""
+    leaving its index and HEAD as they were; what a worker's commit never holds is left out, and a
+    worktree with a nested repository is refused (`UnsafeWorktreeError`), as for that commit.
+
+    None when there is nothing to keep: no checkout yet, or no work (the files are those of a commit
+    already on the shared branch). An existing ref is never overwritten: its commit is returned."""
     ref = snap.ref
     kept = rev_parse(root, ref)
     if kept is not None:
@@ -71,6 +74,7 @@ def snapshot_worktree(root: Path, worktree: Path, snap: Snapshot) -> str | None:
     index = _index_path(worktree) if head is not None else None
     if head is None or index is None or not index.is_file():
         return None  # never checked out (or already gone): no agent could have written anything
+    refuse_nested(worktree)  # as for a worker's commit: git must not look inside an agent's repository
     tree = _tree_with_everything(worktree, index)
     merging = rev_parse(worktree, "MERGE_HEAD")
     if tree == tree_of(worktree, head) and merging is None and _on_branch(root, head, snap.branch):
@@ -92,12 +96,12 @@ def _index_path(worktree: Path) -> Path | None:
 
 
 def _tree_with_everything(worktree: Path, index: Path) -> str:
-    """The tree of the worktree's files as `git add --all` sees them, staged in a copy of its index."""
+    """The tree of the worktree's files as a worker's commit would stage them, in a copy of its index."""
     with tempfile.TemporaryDirectory(prefix="shipyard-attempt-") as temp:
         scratch = Path(temp) / "index"
         shutil.copyfile(index, scratch)  # its stat data spares hashing files that did not change
         env = {"GIT_INDEX_FILE": str(scratch)}
-        git(worktree, "add", "--all", env=env)
+        git(worktree, "add", "--all", "--", ".", *NEVER_STAGED, env=env)
         return git(worktree, "write-tree", env=env).stdout.strip()
 
 
