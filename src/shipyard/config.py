@@ -215,6 +215,7 @@ class ShipyardConfig(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)  # type: ignore[arg-type]
     budget: BudgetConfig = Field(default_factory=BudgetConfig)  # type: ignore[arg-type]
     fleet: FleetConfig = Field(default_factory=FleetConfig)  # type: ignore[arg-type]
+    attempts: AttemptsConfig = Field(default_factory=AttemptsConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)  # type: ignore[arg-type]
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)
@@ -222,7 +223,6 @@ class ShipyardConfig(_Strict):
     retry: RetryConfig = Field(default_factory=RetryConfig)  # type: ignore[arg-type]
     chaos: ChaosConfig = Field(default_factory=ChaosConfig)  # type: ignore[arg-type]
     backends: BackendsTable = Field(default_factory=dict)
-    attempts: AttemptsConfig = Field(default_factory=AttemptsConfig)
 
     @field_validator("models")
     @classmethod
