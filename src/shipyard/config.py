@@ -85,6 +85,39 @@ class ChaosConfig(_Strict):
         return any((self.model_error_rate, self.worker_death_rate, self.git_error_rate, self.kill_rate))
 
 
+# How an attempt may end (see `shipyard.fleet.attempts.ENDINGS`), for `[attempts] continue_after`.
+ATTEMPT_ENDINGS = (
+    "limit",
+    "error",
+    "no_progress",
+    "stalled",
+    "stopped",
+    "cancelled",
+    "crashed",
+    "interrupted",
+    "conflict",
+    "no_merge",
+    "failed",
+)
+
+
+class AttemptsConfig(_Strict):
+    """`[attempts]`: attempts that did not land are kept on refs; a retry may continue the last one."""
+
+    keep: bool = True
+    continue_after: list[str] = Field(
+        default_factory=lambda: ["limit", "error", "stalled", "stopped", "crashed", "interrupted"]
+    )
+
+    @field_validator("continue_after")
+    @classmethod
+    def _known_endings(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if item not in ATTEMPT_ENDINGS:
+                raise ValueError(f"unknown ending `{item}`; expected some of {', '.join(ATTEMPT_ENDINGS)}")
+        return value
+
+
 class SandboxConfig(_Strict):
     """`[sandbox]`: how agent commands (the shell tool and the check) are confined; 0 turns a limit off."""
 
@@ -245,6 +278,7 @@ class ShipyardConfig(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)  # type: ignore[arg-type]
     budget: BudgetConfig = Field(default_factory=BudgetConfig)  # type: ignore[arg-type]
     fleet: FleetConfig = Field(default_factory=FleetConfig)  # type: ignore[arg-type]
+    attempts: AttemptsConfig = Field(default_factory=AttemptsConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)  # type: ignore[arg-type]
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)

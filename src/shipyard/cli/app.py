@@ -12,6 +12,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from shipyard.cli.attempts import kept_summary
+from shipyard.cli.attempts import register as register_attempts
 from shipyard.cli.bench import register as register_bench
 from shipyard.cli.build import build_runtime, open_board
 from shipyard.cli.checks import run_state
@@ -118,11 +120,13 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Show the state of the run: tasks by status, merges, cycles, tokens and cost."""
-    board = open_board(GitRepo.open(path))
+    repo = GitRepo.open(path)
+    board = open_board(repo)
     try:
         data = run_status(board)
     finally:
         board.close()
+    data["attempts"] = kept_summary(repo)
     if as_json:
         print(json.dumps(data, indent=2))
         return
@@ -175,6 +179,7 @@ register(app, user_errors)
 register_sandbox(app, user_errors)
 register_bench(app, user_errors)
 register_doctor(app, user_errors)
+register_attempts(app, user_errors)
 
 
 def main() -> None:

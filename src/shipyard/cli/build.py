@@ -15,6 +15,7 @@ from shipyard.cli.sim import build_sim_model
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Role
 from shipyard.errors import RepoError
+from shipyard.fleet.attempts import set_aside_earlier_runs
 from shipyard.fleet.budget import over_budget
 from shipyard.fleet.chaos import ChaosRepo
 from shipyard.fleet.ledger import totals_from_events
@@ -70,6 +71,7 @@ def build_runtime(checked: Checked, env: Mapping[str, str], fresh: bool = False)
     state.mkdir(exist_ok=True)
     repo.ensure_ignored(f"/{STATE_DIR}/")
     board = SqliteBoard(state / BOARD_FILE)
+    set_aside_earlier_runs(repo, board)  # a new board numbers tasks from 1: older kept attempts move aside
     totals = totals_from_events(board.events())
     if config.chaos.git_error_rate:
         repo = ChaosRepo.wrap(repo, config.chaos.git_error_rate, config.chaos.seed)

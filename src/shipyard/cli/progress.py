@@ -78,6 +78,10 @@ def _overview(data: dict[str, Any]) -> Table:
     table.add_row("spent", f"{data['tokens']:,} tokens, ${data['cost_usd']:.4f}")
     for name, row in (data.get("budget") or {}).items():
         table.add_row(f"budget {name}", f"{row['fraction']:.0%} of {row['limit']:g}")
+    kept = data.get("attempts") or {}
+    if kept.get("kept_attempts"):
+        size = f"{kept['kept_bytes'] / 1e6:.1f} MB"
+        table.add_row("kept", f"{kept['kept_attempts']} attempts ({size} only they hold; `shipyard clean`)")
     table.add_row("events", str(data["events"]))
     return table
 

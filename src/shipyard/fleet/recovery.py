@@ -10,6 +10,7 @@ import shutil
 from dataclasses import dataclass, field
 
 from shipyard.domain import Event, Handoff, Task, TaskStatus
+from shipyard.fleet.attempts import keep_leftover
 from shipyard.fleet.guard import give_back
 from shipyard.fleet.runtime import Runtime
 
@@ -76,6 +77,7 @@ def _clear_worktrees(rt: Runtime, report: Recovery) -> None:
     for path in rt.repo.list_worktrees():
         if not path.resolve().is_relative_to(leftovers.resolve()):
             continue  # the person's own worktrees are theirs
+        keep_leftover(rt, path)  # what an agent cut short by a crash wrote is kept first
         rt.repo.remove_worktree(path)
         report.removed_worktrees += 1
     if leftovers.exists():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,6 +14,7 @@ from shipyard.agent import AgentOutcome, StopReason
 from shipyard.agent.paths import read_inside
 from shipyard.domain import Handoff, Role, Task
 from shipyard.errors import UnsafeWorktreeError
+from shipyard.fleet.attempts import Opening, keep_after, open_attempt
 from shipyard.fleet.briefing import read_notes, task_brief
 from shipyard.fleet.merger import Merger
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
@@ -55,12 +57,14 @@ async def work_on(rt: Runtime, merger: Merger, agent: str, task: Task) -> None:
     beat = asyncio.get_running_loop().create_task(_heartbeat(rt, seat))
     try:
         await asyncio.to_thread(rt.repo.add_worktree, seat.worktree, seat.branch, seat.start, spot)
-        await _attempt(rt, merger, seat)
+        opening = await asyncio.to_thread(open_attempt, rt, task, agent, seat.worktree)
+        await _attempt(rt, merger, seat, opening)
     finally:
         merger.release(task.id)  # whatever files it held for a conflict pass on
         beat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beat
+        await keep_after(rt, task, agent, seat.worktree, sys.exc_info()[1])  # unless it landed
         await asyncio.to_thread(rt.repo.remove_worktree, seat.worktree, seat.branch, spot)
 
 
@@ -80,9 +84,9 @@ def _variables(rt: Runtime, seat: Seat, conflict: str) -> dict[str, str]:
     }
 
 
-async def _attempt(rt: Runtime, merger: Merger, seat: Seat) -> None:
-    files: tuple[str, ...] = ()
-    conflict, rounds = "", rt.config.fleet.max_conflict_rounds
+async def _attempt(rt: Runtime, merger: Merger, seat: Seat, opening: Opening) -> None:
+    files: tuple[str, ...] = opening.conflicts  # a continued attempt may start with conflicts to resolve
+    conflict, rounds = opening.text, rt.config.fleet.max_conflict_rounds
     for _ in range(rounds + 1):
         session = Session(
             Role.WORKER, seat.agent, seat.worktree, _variables(rt, seat, conflict), seat.task.id

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from shipyard.errors import RepoError, SetupError
 from shipyard.git import recovery, repair
+from shipyard.git.attempt import AttemptStore
 from shipyard.git.checkout import sync_checkout
 from shipyard.git.commit import commit_all, start_merge, status_paths
 from shipyard.git.identity import SHIPYARD, Identity, identity_env
@@ -191,6 +192,10 @@ class GitRepo:
         """The author name of every commit on `branch`, newest first."""
         out = git(self.root, "log", "--format=%an", f"refs/heads/{branch}", "--")
         return out.stdout.splitlines()
+
+    def attempts(self) -> AttemptStore:
+        """The attempts kept on `refs/shipyard/attempts/` (work of agents that did not land)."""
+        return AttemptStore(self.root)
 
     def changed_files(self, worktree: Path) -> list[str]:
         """Paths with uncommitted changes in `worktree`, untracked files included, sorted."""

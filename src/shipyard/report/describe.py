@@ -48,6 +48,15 @@ _LINES: dict[str, Line] = {
     "RunUnpaused": lambda _e: "unpaused",
     "StopRequested": lambda _e: "stop requested: the fleet winds down",
     "CheckoutBehind": lambda e: f"checkout behind: {e.data.get('reason', '')}",
+    "AttemptKept": lambda e: (
+        f"{e.agent}'s attempt {e.data.get('attempt')} on {_task(e)} ended ({e.data.get('ended')}); "
+        f"its work is kept: shipyard salvage {e.task_id}"
+    ),
+    "AttemptContinued": lambda e: (
+        f"{e.agent} continues {_task(e)} from attempt {e.data.get('from_attempt')} "
+        f"({e.data.get('files')} files"
+        + (f", conflicts in {', '.join(e.data['conflicts'])})" if e.data.get("conflicts") else ")")
+    ),
     "RunFinished": lambda e: f"run {e.data.get('state')}: {e.data.get('reason', '')}",
 }
 

@@ -27,6 +27,7 @@ class TaskFigures:
     ended: float | None = None
     setbacks: int = 0
     last_setback: str = ""
+    kept_attempts: list[int] = field(default_factory=list)  # attempts whose work is kept on a ref
 
 
 @dataclass
@@ -105,6 +106,7 @@ class RunFold:
             "CommitMerged": self._merged,
             "MergeConflicted": self._conflicted,
             "CheckRan": self._checked,
+            "AttemptKept": self._kept,
             "RunStarted": self._run_started,
             "CheckoutBehind": lambda e: setattr(self, "checkout_behind", str(e.data.get("reason", ""))),
         }
@@ -128,6 +130,11 @@ class RunFold:
         figures = self.task(e.task_id)
         if figures is not None and figures.first_claim is None:
             figures.first_claim = e.ts
+
+    def _kept(self, e: Event) -> None:
+        figures = self.task(e.task_id)
+        if figures is not None:
+            figures.kept_attempts.append(int(e.data.get("attempt", 0)))
 
     def _ended(self, e: Event) -> None:
         figures = self.task(e.task_id)

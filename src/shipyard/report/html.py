@@ -138,6 +138,11 @@ def _task_row(r: dict[str, Any]) -> str:
     took = "" if r["time_s"] is None else ago(r["time_s"])
     show_note = r["outcome"] != "done" and r["note"]
     note = f'<br><span class="muted">{escape(r["note"])}</span>' if show_note else ""
+    if r.get("kept_attempts"):
+        kept = ", ".join(map(str, r["kept_attempts"]))
+        note += (
+            f'<br><span class="muted">kept attempts {kept}: <code>shipyard attempts {r["id"]}</code></span>'
+        )
     return (
         f"<tr><td>{r['id']}</td><td>{escape(r['title'])}{note}</td><td>{escape(r['kind'])}</td>"
         f'<td class="{escape(r["outcome"])}">{escape(r["outcome"])}</td><td class="num">{r["attempts"]}</td>'

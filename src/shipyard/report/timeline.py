@@ -62,6 +62,7 @@ def task_rows(tasks: Iterable[Task], fold: RunFold, now: float) -> list[dict[str
                 "cost_usd": round(figures.cost_usd, 6) if figures else 0.0,
                 "planner": t.spec.planner,
                 "note": t.notes[-1] if t.notes else "",
+                "kept_attempts": list(figures.kept_attempts) if figures else [],
             }
         )
     return rows

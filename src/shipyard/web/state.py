@@ -117,4 +117,5 @@ def _task_json(task: Task, figures: TaskFigures | None) -> dict[str, Any]:
         "holder": task.lease_holder,
         "tokens": figures.tokens if figures else 0,
         "cost_usd": round(figures.cost_usd, 6) if figures else 0.0,
+        "kept_attempts": list(figures.kept_attempts) if figures else [],
     }

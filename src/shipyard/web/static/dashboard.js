@@ -122,7 +122,11 @@ function renderBoard() {
     const cards = mine.slice(0, CARDS_PER_COLUMN).map((t) => el("div", { class: "card", "data-task": t.id },
       `#${t.id} ${t.title}`,
       el("div", { class: "meta" },
-        `${t.kind} · p${t.priority} · ${t.attempts} attempt${t.attempts === 1 ? "" : "s"}${t.holder ? ` · ${t.holder}` : ""}`)));
+        `${t.kind} · p${t.priority} · ${t.attempts} attempt${t.attempts === 1 ? "" : "s"}${t.holder ? ` · ${t.holder}` : ""}`),
+      ...(t.kept_attempts && t.kept_attempts.length
+        ? [el("div", { class: "meta kept", title: `shipyard attempts ${t.id}; shipyard salvage ${t.id}` },
+          `kept: attempt ${t.kept_attempts.join(", ")} · shipyard salvage ${t.id}`)]
+        : [])));
     if (mine.length > CARDS_PER_COLUMN) cards.push(el("div", { class: "meta" }, `+${mine.length - CARDS_PER_COLUMN} more`));
     const count = view.state.tasks[status];
     return el("div", { class: "column", "data-status": status },
