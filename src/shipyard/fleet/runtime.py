@@ -111,8 +111,12 @@ class Runtime:
     def record(self, event: Event) -> Event:
         """Append an event to the log and show it as progress."""
         stored = self.board.append(event)
-        if event.task_id is not None:
-            self.last_seen[event.task_id] = time.monotonic()
+        self.show(stored)
+        return stored
+
+    def show(self, stored: Event) -> None:
+        """Show an event already in the log as progress (and as a sign of life of its task)."""
+        if stored.task_id is not None:
+            self.last_seen[stored.task_id] = time.monotonic()
         if self.progress is not None:
             self.progress(stored)
-        return stored

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from shipyard.domain import Event, Task, TaskKind
+from shipyard.domain import Event, Task, TaskKind, TaskStatus
 from shipyard.fleet.briefing import handoff_text
 from shipyard.fleet.guard import guarded
 from shipyard.fleet.merger import Merger
@@ -61,6 +61,7 @@ class WorkPhase:
             if control == "stop":
                 self._rt.stop.set("stopped by the person")
             self._cancel_stalled()
+            self._stop_revoked()
             if self._rt.stop.is_set:
                 self._cancel_all()
             elif control != "pause":
@@ -82,6 +83,21 @@ class WorkPhase:
                 self._rt.cancel_reasons[task_id] = reason
                 self._rt.record(Event("AgentStalled", {"reason": reason}, task_id, self._running.get(task)))
                 task.cancel()
+
+    def _stop_revoked(self) -> None:
+        """An agent whose task it no longer holds (cancelled by the person or a planner, or expired) is
+        stopped at once; its worktree goes with it and its slot takes the next task."""
+        if not self._claims:
+            return
+        held = {t.id: t.lease_holder for t in self._rt.board.tasks(TaskStatus.CLAIMED)}
+        for task, task_id in self._claims.items():
+            slot = self._running.get(task)
+            if held.get(task_id) == slot or task.done() or task_id in self._rt.cancel_reasons:
+                continue
+            reason = f"task #{task_id} is {self._rt.board.get(task_id).status.value}"
+            self._rt.cancel_reasons[task_id] = reason
+            self._rt.record(Event("AgentStopped", {"reason": reason}, task_id, slot))
+            task.cancel()
 
     def _cancel_all(self) -> None:
         """Stop every running agent; each gives its task back to the board on the way out."""

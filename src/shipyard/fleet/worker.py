@@ -13,7 +13,7 @@ from shipyard.agent import AgentOutcome, StopReason
 from shipyard.agent.paths import read_inside
 from shipyard.domain import Handoff, Role, Task
 from shipyard.fleet.briefing import read_notes, task_brief
-from shipyard.fleet.merger import Merger
+from shipyard.fleet.merger import REFUSED, Merger
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
 from shipyard.fleet.session import Session, run_session
 
@@ -145,10 +145,11 @@ async def _commit_and_land(
         _give_back(rt, seat, "finished without changes to merge", handoff)
         return False, ()
     for _ in range(3):
-        result = await merger.land(seat.task, seat.agent, head)
+        result = await merger.land(seat.task, seat.agent, head, handoff)
         if result.merged and result.sha is not None:
-            rt.board.complete(seat.task.id, seat.agent, [result.sha], handoff)
-            return True, ()
+            return True, ()  # the merger ended the task with the merge
+        if result is REFUSED:
+            return True, ()  # the task was cancelled (or lost its lease): it ends here, unmerged
         files, tip = await asyncio.to_thread(_merge_latest, rt, seat)
         seat.merge_head = tip if files else None
         if files:
