@@ -291,3 +291,10 @@ def _one_line(exc: ValidationError) -> str:
     if err["type"] == "extra_forbidden":
         msg = "unknown key; remove it or check its spelling (see `shipyard init` for every key)"
     return f"{CONFIG_NAME}: `{loc}`: {msg}"
+
+
+def config_from(
+    raw: Mapping[str, Any], repo_root: Path, overrides: Overrides | None = None
+) -> ShipyardConfig:
+    """A configuration from stored settings (a run's own, see `fleet.settings`), with overrides, validated."""
+    return _validate(_apply_overrides(dict(raw), overrides or Overrides()), repo_root)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from shipyard.domain import Decision, Event, Verdict
 from shipyard.errors import ShipyardError
+from shipyard.fleet import settings
 from shipyard.fleet.budget import BudgetedModel, over_budget
 from shipyard.fleet.chaos import TaskRunner, dying_runner, killer
 from shipyard.fleet.health import CheckResult, HealthMonitor
@@ -53,6 +54,7 @@ class Fleet:
         rt.board.set_meta("state", "running")
         rt.board.set_meta("reason", "")
         rt.board.set_meta("control", "")  # a `stop` or `pause` from before this start is spent
+        settings.save(rt.board, rt.config)  # `resume` continues with these
         kind = "RunResumed" if resume else "RunStarted"
         budget = rt.config.budget
         data = {

@@ -112,6 +112,7 @@ class WorkPhase:
         claimed: Task | None = None,
     ) -> None:
         task = asyncio.get_running_loop().create_task(guarded(self._rt, coro, slot, claimed))
+        task.add_done_callback(lambda _t: coro.close())  # cancelled before it started: never awaited
         self._running[task] = slot
         if claimed is not None:
             self._claims[task] = claimed.id
