@@ -9,7 +9,7 @@ from cli_helpers import FAST_RETRY, git, invoke, make_repo
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.fleet.settings import CONFIG_META
 
-TOML = 'goal = "simulate"\nworkers = 2\n[models]\ndefault = "openai:gpt-5.2"\n[sim]\ntasks = 4\nthink_ms = 1\n'
+TOML = 'goal = "simulate"\nworkers = 2\n[models]\ndefault = "openai:gpt-5.2"\n[sim]\ntasks = 4\n'
 NO_KEY = {"OPENAI_API_KEY": None}
 
 

@@ -79,6 +79,8 @@ class Runtime:
     last_seen: dict[int, float] = field(default_factory=dict)
     # Why an agent was cancelled (e.g. stalled), so its task goes back with the reason.
     cancel_reasons: dict[int, str] = field(default_factory=dict)
+    # Planners to wake out of turn, with what they must hear (e.g. the shared branch went red).
+    wake_requests: list[tuple[str, str]] = field(default_factory=list)
     # One redactor for every transcript: it remembers the long texts it has already masked.
     redact: Redactor = field(default_factory=Redactor)
 

@@ -134,7 +134,22 @@ class WorkPhase:
                 else:
                     self._start(self._runner(slot, task), slot, claimed=task)
 
+    def _wake_requested(self) -> None:
+        """Planners woken out of turn (the shared branch went red under their tasks)."""
+        while self._rt.wake_requests:
+            planner, text = self._rt.wake_requests.pop(0)
+            self._rt.record(Event("PlannerWoken", {"handoffs": [], "reason": "red"}, agent=planner))
+            self._wake(planner, text)
+
+    def _wake(self, planner: str, text: str) -> None:
+        plan_id = plan_task_of(planner)
+        if plan_id is None:
+            self._start(self._root_plan(text), slot=None, planner=planner)
+        else:
+            self._start(self._sub_wake(plan_id, text), slot=None, planner=planner)
+
     def _wake_planners(self) -> None:
+        self._wake_requested()
         started = time.monotonic()
         if self._running and started < self._next_wake_scan:
             return
@@ -142,12 +157,7 @@ class WorkPhase:
         self._next_wake_scan = started + max(_WAKE_SCAN_S, 10 * (time.monotonic() - started))
         for planner, ended in self._wakes.due(tasks):
             self._rt.record(Event("PlannerWoken", {"handoffs": [t.id for t in ended]}, agent=planner))
-            text = handoff_text(ended)
-            plan_id = plan_task_of(planner)
-            if plan_id is None:
-                self._start(self._root_plan(text), slot=None, planner=planner)
-            else:
-                self._start(self._sub_wake(plan_id, text), slot=None, planner=planner)
+            self._wake(planner, handoff_text(ended))
 
     async def _root_plan(self, handoffs: str) -> None:
         seat = PlannerSeat(ROOT, None, 0, self._cycle)

@@ -1,0 +1,81 @@
+"""Red main is repaired: two merges that each pass alone break the tip together; the harness finds the
+culprit merge, writes a top-priority fix, wakes its planner, and the run ends green without a person."""
+
+from __future__ import annotations
+
+from conftest import FleetFactory, run
+
+from shipyard.domain import Role, TaskStatus
+from shipyard.fleet.status import run_status
+from shipyard.models.base import ModelRequest, ModelResponse
+from shipyard.models.scripted import ScriptedModel, call, turn
+from shipyard.report.html import write_report
+
+# Fails only when a.txt and b.txt are both there without together.txt: each change passes alone.
+CHECK = "test ! -e a.txt -o ! -e b.txt -o -e together.txt || { echo 'a and b clash'; exit 3; }"
+
+
+def _steps(req: ModelRequest) -> int:
+    return sum(1 for m in req.messages if m.role == "tool")
+
+
+def _user(req: ModelRequest) -> str:
+    return "\n".join(m.content for m in req.messages if m.role == "user")
+
+
+def _planner(req: ModelRequest) -> ModelResponse:
+    text = _user(req)
+    if _steps(req) == 0 and "first cycle" in text and "(none: fresh start)" in text:
+        return turn(
+            call("create_task", "a", title="write a", description="d", acceptance="x", scope=["a.txt"]),
+            call("create_task", "b", title="write b", description="d", acceptance="x", scope=["b.txt"]),
+        )
+    return turn(call("finish", summary="planned"))
+
+
+def _worker(req: ModelRequest) -> ModelResponse:
+    title = _user(req).split("\n", 1)[0]
+    if _steps(req) == 0:
+        name = "together.txt" if title.startswith("# Task: Fix") else f"{title[-1]}.txt"
+        return turn(call("write_file", path=name, content=title))
+    return turn(call("finish", summary="wrote it"))
+
+
+def test_two_merges_that_break_the_tip_together_are_repaired_without_a_person(fleet: FleetFactory) -> None:
+    verdict = turn(call("verdict", decision="stop", notes="done"))
+    model = ScriptedModel(
+        {Role.JUDGE: [verdict] * 3}, programs={Role.PLANNER: _planner, Role.WORKER: _worker}
+    )
+    rt = fleet({r: model for r in Role}, check=CHECK, workers=2, max_cycles=1)
+    result = run(rt)
+    assert result.state == "done", result.reason
+    events = rt.board.events()
+    kinds = [e.kind for e in events]
+    assert kinds.count("MainRed") == 1 and kinds.count("MainGreen") == 1
+    merged = {e.task_id: e.data["sha"] for e in events if e.kind == "CommitMerged"}
+    culprit = next(e for e in events if e.kind == "CulpritFound")
+    later = max(
+        (1, 2),
+        key=lambda t: next(i for i, e in enumerate(events) if e.kind == "CommitMerged" and e.task_id == t),
+    )
+    assert (culprit.task_id, culprit.data["sha"]) == (later, merged[later])
+    fix = rt.board.get(next(e.task_id for e in events if e.kind == "FixWritten"))
+    assert fix.status is TaskStatus.DONE and f"#{later}" in fix.title
+    assert fix.spec.priority > max(rt.board.get(t).spec.priority for t in (1, 2))
+    assert "a and b clash" in fix.spec.description and merged[later][:12] in fix.spec.description
+    woken = [_user(c) for c in model.calls if c.role is Role.PLANNER and "shared branch is red" in _user(c)]
+    assert woken and "a and b clash" in woken[0] and merged[later][:12] in woken[0]
+    green = next(e for e in events if e.kind == "MainGreen")
+    assert green.data["culprit"] == merged[later] and green.data["fixes"] == [fix.id]
+    assert green.data["red_s"] > 0
+    checks = [e for e in events if e.kind == "CheckRan"]
+    assert checks[-1].data["passed"] and (rt.repo.root / "together.txt").exists()
+    health = run_status(rt.board)["health"]
+    assert health["green"] is True
+    spell = health["red_spells"][0]
+    assert (spell["culprit"], spell["culprit_task"], spell["fixes"]) == (merged[later], later, [fix.id])
+    assert spell["red_s"] == green.data["red_s"]
+
+    report = write_report(rt.board, rt.state_dir / "report").index.read_text()
+    assert "Red spells of the shared branch" in report and merged[later][:10] in report
+    assert f"#{fix.id}" in report and "green again after" in report
