@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from shipyard.domain import TaskKind, TaskSpec
 from shipyard.errors import ToolError
 from shipyard.fleet.runtime import Runtime
+from shipyard.fleet.scope import check_disjoint, check_within
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,16 @@ class BoardSink:
             )
         return self._add(TaskKind.PLAN, title, description, "", scope, priority, self._seat.depth + 1)
 
+    def _check_scope(self, kind: TaskKind, scope: list[str]) -> None:
+        """Within the area handed to this sub-planner; a delegation apart from this planner's others."""
+        if self._seat.plan_task_id is not None:
+            area = self._rt.board.get(self._seat.plan_task_id).spec.scope
+            if area:
+                check_within(scope, area)
+        if kind is TaskKind.PLAN:
+            mine = (t for t in self._rt.board.tasks() if t.spec.planner == self._seat.name)
+            check_disjoint(scope, (t for t in mine if t.spec.cycle == self._seat.cycle))
+
     def _add(
         self,
         kind: TaskKind,
@@ -56,6 +67,7 @@ class BoardSink:
             raise ToolError(f"this planner already wrote {limit} tasks (the limit); call finish")
         if not title.strip():
             raise ToolError("a task needs a non-empty title")
+        self._check_scope(kind, scope)
         spec = TaskSpec(
             title=title.strip(),
             description=description,
