@@ -14,6 +14,7 @@ TITLES = {
     "coordination": "coordination: scheduler + SQLite board, simulated workers, no git",
     "git": "git: worktrees, commits and merges on a real shared branch (merge_*: the merge path alone)",
     "baselines": "baselines: the same workload run by designs that failed (ratio = Shipyard / design)",
+    "pathologies": "pathologies: what goes wrong quietly in long runs, staged on small real fleets",
 }
 
 
@@ -30,7 +31,8 @@ def table(scenario: str, rows: Rows) -> Table:
     out = Table(title=TITLES.get(scenario, scenario), title_justify="left")
     columns = list(rows[0]) if rows else []
     for name in columns:
-        out.add_column(name, justify="left" if name in ("mix", "design", "vs") else "right")
+        left = name in ("mix", "design", "vs", "pathology", "work_lost", "signal")
+        out.add_column(name, justify="left" if left else "right")
     for row in rows:
         out.add_row(*(_cell(row.get(name)) for name in columns))
     return out

@@ -11,10 +11,11 @@ from typing import Any
 from shipyard.bench.baselines import BASELINES, BaselinePlan, run_baselines
 from shipyard.bench.coordination import run_coordination
 from shipyard.bench.gitpath import MIXES, run_git
+from shipyard.bench.pathologies import PATHOLOGIES, run_pathologies
 from shipyard.errors import ConfigError
 from shipyard.models.sim import SimWorkload
 
-SCENARIOS = ("coordination", "git", "baselines")
+SCENARIOS = ("coordination", "git", "baselines", "pathologies")
 Rows = list[dict[str, Any]]
 
 
@@ -44,13 +45,19 @@ class BenchOptions:
     baselines: Scenario | None = field(
         default_factory=lambda: Scenario((1, 20, 40), 200, 4, tuple(BASELINES), git_think_ms=50)
     )
+    pathologies: Scenario | None = field(default_factory=lambda: Scenario((), 0, 0, tuple(PATHOLOGIES)))
     think_jitter: float = 0.25
     seed: int = 0
 
 
 def parse_scenarios(specs: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """`git:disjoint,hot` -> {"git": ("disjoint", "hot")}; a bare name keeps its default variants."""
-    known = {"coordination": (), "git": tuple(MIXES), "baselines": tuple(BASELINES)}
+    known = {
+        "coordination": (),
+        "git": tuple(MIXES),
+        "baselines": tuple(BASELINES),
+        "pathologies": tuple(PATHOLOGIES),
+    }
     out: dict[str, tuple[str, ...]] = {}
     for spec in specs:
         name, _, rest = spec.partition(":")
@@ -88,7 +95,7 @@ def configure(
         if per_agent is not None:
             s = replace(s, per_agent=per_agent)
         picked[name] = s
-    return BenchOptions(picked["coordination"], picked["git"], picked["baselines"])
+    return BenchOptions(picked["coordination"], picked["git"], picked["baselines"], picked["pathologies"])
 
 
 def run_bench(opts: BenchOptions, progress: Callable[[str], None]) -> dict[str, Rows]:
@@ -127,4 +134,8 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None]) -> dict[str, 
                 Path(scratch),
             )
             results["baselines"] = [asdict(r) for r in run_baselines(plan, row)]
+        if opts.pathologies is not None:
+            progress(f"running pathologies: {', '.join(opts.pathologies.variants)}")
+            staged = run_pathologies(opts.pathologies.variants, Path(scratch), row)
+            results["pathologies"] = [asdict(r) for r in staged]
     return results

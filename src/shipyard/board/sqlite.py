@@ -163,13 +163,14 @@ class SqliteBoard(Transitions):
     def land(
         self, completions: Sequence[Completion], swap: Callable[[], bool], events: Sequence[Event] = ()
     ) -> Landed:
-        at, events = time.time(), [rules.redact_event(e, self._redact) for e in events]
+        events = [rules.redact_event(e, self._redact) for e in events]
         said = [rules.redact_handoff(c.handoff, self._redact) or c.handoff for c in completions]
         with self._write() as db:
             tasks = [_load(db, c.task_id) for c in completions]
             gone = tuple(t.id for t, c in zip(tasks, completions, strict=True) if rules.revoked(t, c.agent))
             if gone or not swap():
                 return Landed(refused=gone)
+            at = time.time()
             logged = _insert_events(db, events)
             for task, c, handoff in zip(tasks, completions, said, strict=True):
                 transition = rules.completed(task, c.agent, c.commits, handoff, at)

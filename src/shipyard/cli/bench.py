@@ -32,7 +32,10 @@ def _numbers(text: str) -> list[int]:
 def bench(
     scenario: Annotated[
         list[str] | None,
-        typer.Option(help="coordination, git[:MIX,...] or baselines[:DESIGN,...]; repeatable; default all."),
+        typer.Option(
+            help="coordination, git[:MIX,...], baselines[:DESIGN,...] or pathologies[:NAME,...]; "
+            "repeatable; default all."
+        ),
     ] = None,
     agents: Annotated[str, typer.Option(help="Fleet sizes for every chosen scenario, e.g. 1,4,16.")] = "",
     think_ms: Annotated[float | None, typer.Option(min=0, help="Simulated think time per task.")] = None,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shipyard.domain import TaskKind, TaskSpec
+from shipyard.domain import Event, TaskKind, TaskSpec
 from shipyard.errors import ToolError
 from shipyard.fleet.runtime import Runtime
-from shipyard.fleet.scope import check_disjoint, check_within
+from shipyard.fleet.scope import check_disjoint, check_within, normal, overlaps
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class BoardSink:
         self._seat = seat
         self._on_created = on_created
         self.created: list[int] = []
+        self._scopes: dict[int, list[str]] = {}  # of the code tasks written here, to spot overlaps
 
     def create_task(
         self, title: str, description: str, acceptance: str, scope: list[str], priority: int
@@ -51,6 +52,20 @@ class BoardSink:
         if kind is TaskKind.PLAN:
             mine = (t for t in self._rt.board.tasks() if t.spec.planner == self._seat.name)
             check_disjoint(scope, (t for t in mine if t.spec.cycle == self._seat.cycle))
+
+    def _note_overlap(self, task_id: int, scope: list[str]) -> None:
+        """Tasks of one planner that share files will meet at the merge: logged (`TasksOverlap`), and
+        the merger's holds then serialise them."""
+        paths = [normal(p) for p in scope]
+        clash = {
+            other: sorted({p for p in paths for q in theirs if overlaps(p, q)})
+            for other, theirs in self._scopes.items()
+        }
+        clash = {other: found for other, found in clash.items() if found}
+        self._scopes[task_id] = paths
+        if clash:
+            data = {"with": sorted(clash), "paths": sorted({p for f in clash.values() for p in f})}
+            self._rt.record(Event("TasksOverlap", data, task_id, self._seat.name))
 
     def _add(
         self,
@@ -82,5 +97,7 @@ class BoardSink:
         )
         task = self._rt.board.add_task(spec)
         self.created.append(task.id)
+        if kind is TaskKind.CODE:
+            self._note_overlap(task.id, scope)
         self._on_created()
         return task.id

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from shipyard.agent import AgentOutcome, StopReason
 from shipyard.agent.paths import read_inside
 from shipyard.domain import Event, Handoff, Role, Task
+from shipyard.errors import BoardError
 from shipyard.fleet.briefing import NOTES_BUDGET_CHARS, notes_size, read_notes, task_brief
 from shipyard.fleet.merger import REFUSED, Merger
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
@@ -67,10 +68,15 @@ async def work_on(rt: Runtime, merger: Merger, agent: str, task: Task) -> None:
 
 
 async def _heartbeat(rt: Runtime, seat: Seat) -> None:
+    """Renew the lease until the task ends; once it is lost (cancelled, expired) the scheduler stops the
+    agent and the merge is refused, so there is nothing more to renew."""
     lease_s = rt.config.fleet.lease_s
     while True:
         await asyncio.sleep(lease_s / 3)
-        rt.board.heartbeat(seat.task.id, seat.agent, lease_s)
+        try:
+            rt.board.heartbeat(seat.task.id, seat.agent, lease_s)
+        except BoardError:
+            return
 
 
 def _variables(rt: Runtime, seat: Seat, conflict: str) -> dict[str, str]:
