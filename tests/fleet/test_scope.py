@@ -45,3 +45,19 @@ def test_overlapping_delegations_by_one_planner_are_refused(fleet: FleetFactory)
     assert sink.delegate("cli", "d", ["src/cli"], 0) == 2
     rt.board.cancel(1, "replanned")
     assert sink.delegate("parser again", "d", ["src/parser"], 0) == 3  # a cancelled one holds nothing
+
+
+def test_a_planner_cancels_only_its_own_unfinished_tasks(fleet: FleetFactory) -> None:
+    rt = fleet({})
+    mine = BoardSink(rt, PlannerSeat("planner", None, 0, 1), lambda: None)
+    first = mine.create_task("one", "d", "a", ["a.txt"], 0)
+    other = rt.board.add_task(TaskSpec("theirs", planner="subplanner-9")).id
+    assert "stopped" in mine.cancel_task(first, "not needed")
+    cancelled = rt.board.get(first)
+    assert cancelled.status.value == "cancelled" and "cancelled by planner: not needed" in cancelled.notes[-1]
+    with pytest.raises(ToolError, match="already cancelled"):
+        mine.cancel_task(first, "again")
+    with pytest.raises(ToolError, match="written by subplanner-9, not you"):
+        mine.cancel_task(other, "mine now")
+    with pytest.raises(ToolError, match="no task 99"):
+        mine.cancel_task(99, "gone")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shipyard.domain import Event, TaskKind, TaskSpec
-from shipyard.errors import ToolError
+from shipyard.errors import BoardError, ToolError
 from shipyard.fleet.runtime import Runtime
 from shipyard.fleet.scope import check_disjoint, check_within, normal, overlaps
 
@@ -42,6 +42,20 @@ class BoardSink:
                 f"delegation depth limit {self._rt.config.fleet.max_depth} reached; use create_task"
             )
         return self._add(TaskKind.PLAN, title, description, "", scope, priority, self._seat.depth + 1)
+
+    def cancel_task(self, task_id: int, reason: str) -> str:
+        """Cancel one of this planner's own tasks; the fleet then stops its agent (see `scheduler`)."""
+        try:
+            task = self._rt.board.get(task_id)
+        except BoardError as exc:
+            raise ToolError(str(exc)) from None
+        if task.spec.planner != self._seat.name:
+            raise ToolError(f"task #{task_id} was written by {task.spec.planner}, not you; leave it")
+        if task.is_final:
+            raise ToolError(f"task #{task_id} is already {task.status.value}; nothing to cancel")
+        self._rt.board.cancel(task_id, f"cancelled by {self._seat.name}: {reason}")
+        self._on_created()  # the scheduler looks again now
+        return f"cancelled task #{task_id}: its worker (if any) is stopped and nothing of it is merged"
 
     def _check_scope(self, kind: TaskKind, scope: list[str]) -> None:
         """Within the area handed to this sub-planner; a delegation apart from this planner's others."""
