@@ -7,7 +7,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -58,6 +58,7 @@ class FleetConfig(_Strict):
     shell_timeout_s: float = Field(300.0, gt=0)
     check_timeout_s: float = Field(900.0, gt=0)
     stall_s: float = Field(600.0, gt=0)
+    red_main: Literal["fix", "revert"] = "fix"  # on a red shared branch: a fix task, or revert the culprit
 
 
 class RetryConfig(_Strict):

@@ -79,3 +79,35 @@ def test_two_merges_that_break_the_tip_together_are_repaired_without_a_person(fl
     report = write_report(rt.board, rt.state_dir / "report").index.read_text()
     assert "Red spells of the shared branch" in report and merged[later][:10] in report
     assert f"#{fix.id}" in report and "green again after" in report
+
+
+def _redoer(req: ModelRequest) -> ModelResponse:
+    """Writes its letter's file; a redo (told why it was reverted) also writes together.txt."""
+    title = _user(req).split("\n", 1)[0]
+    if _steps(req) == 0:
+        letter = title.rsplit(" ", 1)[-1]
+        files = [f"{letter}.txt", "together.txt"] if "Redo" in title else [f"{letter}.txt"]
+        return turn(*(call("write_file", f"w{n}", path=f, content=title) for n, f in enumerate(files)))
+    return turn(call("finish", summary="wrote it"))
+
+
+def test_by_configuration_the_culprit_is_reverted_and_its_task_redone(fleet: FleetFactory) -> None:
+    verdict = turn(call("verdict", decision="stop", notes="done"))
+    model = ScriptedModel(
+        {Role.JUDGE: [verdict] * 3}, programs={Role.PLANNER: _planner, Role.WORKER: _redoer}
+    )
+    rt = fleet({r: model for r in Role}, check=CHECK, workers=2, max_cycles=1, fleet={"red_main": "revert"})
+    result = run(rt)
+    assert result.state == "done", result.reason
+    events = rt.board.events()
+    culprit = next(e for e in events if e.kind == "CulpritFound")
+    reverted = next(e for e in events if e.kind == "MergeReverted")
+    assert reverted.task_id == culprit.task_id and reverted.data["culprit"] == culprit.data["sha"]
+    assert not any(e.kind == "FixWritten" for e in events)
+    redo = rt.board.get(reverted.data["redo"])
+    assert redo.title.startswith(f"Redo #{culprit.task_id}: write ") and redo.status is TaskStatus.DONE
+    assert "a and b clash" in redo.spec.description
+    reds = [e for e in events if e.kind in ("MainRed", "MainGreen")]
+    assert [e.kind for e in reds][:2] == ["MainRed", "MainGreen"]  # the revert made it green at once
+    assert all((rt.repo.root / f).exists() for f in ("a.txt", "b.txt", "together.txt"))
+    assert next(e for e in reversed(events) if e.kind == "CheckRan").data["passed"]

@@ -7,6 +7,10 @@ under the planner that owns the culprit's task, and that planner is woken with t
 the commit. A branch that was red before any merge of the run (a project still being built) has no
 culprit and gets no fix: making it pass is the goal's work. A green check ends the spell. Every step is
 an event: `MainRed`, `CulpritFound`, `FixWritten`, `MainGreen` (with how long the branch was red).
+
+With `fleet.red_main = "revert"` the culprit merge is taken back off the branch instead
+(`MergeReverted`) and its task goes back on the board at top priority with why; a revert that does not
+merge cleanly falls back to a fix task.
 """
 
 from __future__ import annotations
@@ -14,17 +18,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shipyard.domain import Event, Task, TaskSpec
 from shipyard.fleet.health import CheckResult, run_check
-from shipyard.fleet.runtime import Runtime
+from shipyard.fleet.runtime import HARNESS, Runtime
+from shipyard.git import MergeResult
 
 MAX_FIXES = 3  # fix tasks per red spell; after that the branch stays red and the judge sees it
 HEALTH_META = "branch_health"
 _ROOT = "planner"
 _OUTPUT_CHARS = 1500
+Land = Callable[[Task, str, str], Awaitable[MergeResult]]
 
 
 @dataclass(frozen=True)
@@ -54,8 +61,9 @@ class RedSpell:
 class Repair:
     """Follows the check's results; see the module's doc."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, land: Land) -> None:
         self._rt = rt
+        self._land = land  # the merger's: how a revert reaches the shared branch
         self.spell: RedSpell | None = None
         checks = [e for e in rt.board.events() if e.kind == "CheckRan" and e.data.get("passed")]
         self._last_green: str | None = str(checks[-1].data.get("sha")) if checks else None
@@ -130,8 +138,30 @@ class Repair:
             await self._bisect_spell(spell)
         finally:
             spell.bisected = True
-        if self.spell is spell and spell.culprit is not None and not self._rt.stop.is_set:
-            self._write_fix(spell)  # red from before this run's merges is the goal's work, not a repair
+        if self.spell is not spell or spell.culprit is None or self._rt.stop.is_set:
+            return  # red from before this run's merges is the goal's work, not a repair
+        if self._rt.config.fleet.red_main == "revert" and await self._revert(spell, spell.culprit):
+            return
+        self._write_fix(spell)
+
+    async def _revert(self, spell: RedSpell, culprit: Merge) -> bool:
+        """Take the culprit merge back off the branch and put its task on the board again (top
+        priority, with why); False when that cannot be done mechanically (then a fix task is written)."""
+        if culprit.task_id is None or culprit.old_tip is None:
+            return False
+        rt, task = self._rt, self._rt.board.get(culprit.task_id)
+        message = f"Revert #{task.id} {task.title}\n\nIt broke `{rt.config.check}` on `{rt.config.branch}`.\n"
+        undo = await asyncio.to_thread(rt.repo.undo_commit, culprit.sha, culprit.old_tip, message, HARNESS)
+        result = await self._land(task, HARNESS.name, undo)
+        if not result.merged or result.sha is None:
+            return False
+        top = max((t.spec.priority for t in rt.board.tasks()), default=0) + 1
+        redo = rt.board.add_task(redo_spec(rt, spell, task, top))
+        spell.fixes.append(redo.id)
+        data = {"culprit": culprit.sha, "sha": result.sha, "redo": redo.id}
+        rt.record(Event("MergeReverted", data, task.id, task.spec.planner))
+        rt.wake_requests.append((task.spec.planner, f"{redo.spec.description}\n\nTask #{redo.id} redoes it."))
+        return True
 
     async def _bisect_spell(self, spell: RedSpell) -> None:
         window = _window(self._rt.board.events(), spell.last_green, spell.red_sha)
@@ -167,6 +197,23 @@ class Repair:
         self._rt.record(Event("FixWritten", data, fix.id, spec.planner))
         note = f"Task #{fix.id} ({spec.title}) is on the board at top priority; do not write it again."
         self._rt.wake_requests.append((spec.planner, f"{spec.description}\n\n{note}"))
+
+
+def redo_spec(rt: Runtime, spell: RedSpell, task: Task, priority: int) -> TaskSpec:
+    """The reverted task again, with why its first version was taken back."""
+    why = (
+        f"Your first version of this task was merged and then reverted: with it, `{rt.config.check}` "
+        f"failed on `{rt.config.branch}` ({spell.failing.sha[:12]}). Do it again so that the check passes "
+        f"with everything else that landed.\n\nFailing output (tail):\n"
+        f"{spell.failing.output_tail[-_OUTPUT_CHARS:]}"
+    )
+    return replace(
+        task.spec,
+        title=f"Redo #{task.id}: {task.title}",
+        description=f"{task.spec.description}\n\n{why}",
+        priority=priority,
+        cycle=int(rt.board.get_meta("cycle") or task.spec.cycle),
+    )
 
 
 def _window(events: list[Event], last_green: str | None, red_sha: str) -> list[Merge]:

@@ -34,7 +34,7 @@ class Fleet:
 
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
-        self._repair = Repair(rt)
+        self._repair = Repair(rt, lambda task, agent, commit: self._merger.land(task, agent, commit))
         self._health = HealthMonitor(rt, self._repair.on_check)
         self._merger = Merger(rt, self._health.request)
         rt.guard_model = lambda role, model: BudgetedModel(model, rt, role)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from shipyard.errors import GitError, RepoError
 from shipyard.git.identity import Identity, identity_env
-from shipyard.git.ref import OBJECT_ID, branch_tip, merge_base, rev_parse
+from shipyard.git.ref import OBJECT_ID, branch_tip, merge_base, rev_parse, tree_of
 from shipyard.git.run import git, nul_split
 
 MAX_RETRIES = 50
@@ -149,6 +149,12 @@ def _merge_onto_head(cwd: Path, head: str, request: MergeRequest, commit: str, r
         return MergeResult(False, None, head, conflicts, retries, fast_forward=False)
     new = _commit_tree(cwd, tree, (head, commit), request)
     return MergeResult(True, new, head, (), retries, fast_forward=False)
+
+
+def undo_commit(cwd: Path, commit: str, before: str, request: MergeRequest) -> str:
+    """A commit on top of `commit` whose tree is `before`'s, built from objects alone: merged onto a
+    branch that holds `commit`, it takes back what `commit` changed since `before` (a revert)."""
+    return _commit_tree(cwd, tree_of(cwd, before), (commit,), request)
 
 
 def changed_paths(cwd: Path, tip: str, commit: str) -> tuple[str, ...]:
