@@ -103,7 +103,7 @@ def run(
         check_no_unfinished_run(repo)
     rt = build_runtime(repo, config, os.environ, fresh=new)
     with serve_alongside(rt, dashboard_port if dashboard else None, out.print):
-        result, status = run_fleet(rt, out.print)
+        result, status = run_fleet(rt, out.print, console=out)
     _finish(result, status)
 
 
@@ -174,7 +174,7 @@ def resume(
         out.print(line)
     rt = build_runtime(repo, config, os.environ)
     with serve_alongside(rt, dashboard_port if dashboard else None, out.print):
-        result, status = run_fleet(rt, out.print, resume=True)
+        result, status = run_fleet(rt, out.print, resume=True, console=out)
     _finish(result, status)
 
 

@@ -85,16 +85,20 @@ class WorkPhase:
                 task.cancel()
 
     def _stop_revoked(self) -> None:
-        """An agent whose task it no longer holds (cancelled by the person or a planner, or expired) is
-        stopped at once; its worktree goes with it and its slot takes the next task."""
+        """An agent whose task was cancelled (by the person or a planner) or went to another agent is
+        stopped at once; its worktree goes with it and its slot takes the next task. (A task the agent
+        ended itself is left alone while it tidies up; a merge of a task it lost is refused anyway.)"""
         if not self._claims:
             return
         held = {t.id: t.lease_holder for t in self._rt.board.tasks(TaskStatus.CLAIMED)}
+        cancelled = {t.id for t in self._rt.board.tasks(TaskStatus.CANCELLED)}
         for task, task_id in self._claims.items():
             slot = self._running.get(task)
-            if held.get(task_id) == slot or task.done() or task_id in self._rt.cancel_reasons:
+            lost = task_id in cancelled or held.get(task_id, slot) != slot
+            if not lost or task.done() or task_id in self._rt.cancel_reasons:
                 continue
-            reason = f"task #{task_id} is {self._rt.board.get(task_id).status.value}"
+            holder = held.get(task_id)
+            reason = f"task #{task_id} went to {holder}" if holder else f"task #{task_id} is cancelled"
             self._rt.cancel_reasons[task_id] = reason
             self._rt.record(Event("AgentStopped", {"reason": reason}, task_id, slot))
             task.cancel()
