@@ -3,9 +3,15 @@ culprit merge, writes a top-priority fix, wakes its planner, and the run ends gr
 
 from __future__ import annotations
 
+import asyncio
+
 from conftest import FleetFactory, run
 
-from shipyard.domain import Role, TaskStatus
+from cli_helpers import git
+from shipyard.domain import Role, TaskSpec, TaskStatus
+from shipyard.fleet.health import CheckResult
+from shipyard.fleet.merger import Merger
+from shipyard.fleet.repair import Repair
 from shipyard.fleet.status import run_status
 from shipyard.models.base import ModelRequest, ModelResponse
 from shipyard.models.scripted import ScriptedModel, call, turn
@@ -111,3 +117,50 @@ def test_by_configuration_the_culprit_is_reverted_and_its_task_redone(fleet: Fle
     assert [e.kind for e in reds][:2] == ["MainRed", "MainGreen"]  # the revert made it green at once
     assert all((rt.repo.root / f).exists() for f in ("a.txt", "b.txt", "together.txt"))
     assert next(e for e in reversed(events) if e.kind == "CheckRan").data["passed"]
+
+
+def test_bisection_finds_the_first_breaking_merge_among_many(fleet: FleetFactory) -> None:
+    rt = fleet({}, check="test ! -e bad.txt")
+    root = rt.repo.root
+    names = [
+        "m0",
+        "m1",
+        "m2",
+        "m3",
+        "bad",
+        "m5",
+    ]  # the fifth merge breaks the check; the sixth does not fix it
+    tasks = [
+        rt.board.add_task(TaskSpec(f"write {n}", planner=f"subplanner-{i}")) for i, n in enumerate(names)
+    ]
+    shas = []
+    for name in names:
+        git(root, "checkout", "-q", "-b", f"side-{name}", "main")
+        (root / f"{name}.txt").write_text(name)
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", name)
+        shas.append(git(root, "rev-parse", "HEAD").strip())
+        git(root, "checkout", "-q", "main")
+
+    async def scenario() -> None:
+        merger = Merger(rt, lambda _sha: None, max_batch=1)
+        repair = Repair(rt, merger.land)
+        for task, sha in zip(tasks, shas, strict=True):
+            assert (await merger.land(task, "worker-1", sha)).merged
+        tip = rt.repo.rev_parse("main") or ""
+        repair.on_check(CheckResult(tip, False, 1, "bad.txt is there", 0.1))
+        await repair.settle()
+
+    asyncio.run(scenario())
+    events = rt.board.events()
+    found = next(e for e in events if e.kind == "CulpritFound")
+    merged = {e.task_id: e.data["sha"] for e in events if e.kind == "CommitMerged"}
+    assert (found.task_id, found.data["sha"]) == (tasks[4].id, merged[tasks[4].id])
+    assert found.data["merges"] == 6 and found.data["probes"] <= 4  # the start, then log2(6) probes
+    fix = next(t for t in rt.board.tasks() if t.title.startswith("Fix"))
+    assert fix.spec.planner == "subplanner-4" and fix.spec.priority == 1
+    assert (
+        "subplanner-4",
+        fix.spec.description + f"\n\nTask #{fix.id} ({fix.title}) is on the board at top "
+        "priority; do not write it again.",
+    ) == rt.wake_requests[0]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,6 +29,7 @@ from shipyard.git import MergeResult
 
 MAX_FIXES = 3  # fix tasks per red spell; after that the branch stays red and the judge sees it
 HEALTH_META = "branch_health"
+GREEN_META = "last_green_sha"
 _ROOT = "planner"
 _OUTPUT_CHARS = 1500
 Land = Callable[[Task, str, str], Awaitable[MergeResult]]
@@ -65,8 +66,7 @@ class Repair:
         self._rt = rt
         self._land = land  # the merger's: how a revert reaches the shared branch
         self.spell: RedSpell | None = None
-        checks = [e for e in rt.board.events() if e.kind == "CheckRan" and e.data.get("passed")]
-        self._last_green: str | None = str(checks[-1].data.get("sha")) if checks else None
+        self._last_green: str | None = rt.board.get_meta(GREEN_META)  # kept across restarts
         self._bisect: asyncio.Task[None] | None = None
 
     def on_check(self, result: CheckResult) -> None:
@@ -103,7 +103,7 @@ class Repair:
         landed = self._rt.board.get(self.spell.fixes[-1]).commits
         if not landed:
             return True
-        tips = [str(e.data.get("sha")) for e in self._rt.board.events() if e.kind == "CommitMerged"]
+        tips = [str(e.data.get("sha")) for e in self._rt.merges]
         return red_sha in tips and landed[-1] in tips and tips.index(red_sha) >= tips.index(landed[-1])
 
     def _fix_active(self) -> bool:
@@ -111,7 +111,9 @@ class Repair:
         return any(not self._rt.board.get(i).is_final for i in self.spell.fixes)
 
     def _green(self, result: CheckResult) -> None:
-        self._last_green = result.sha
+        if result.sha != self._last_green:
+            self._last_green = result.sha
+            self._rt.board.set_meta(GREEN_META, result.sha)
         spell, self.spell = self.spell, None
         if spell is None:
             return
@@ -164,10 +166,10 @@ class Repair:
         return True
 
     async def _bisect_spell(self, spell: RedSpell) -> None:
-        window = _window(self._rt.board.events(), spell.last_green, spell.red_sha)
+        window, known = _window(self._rt.merges, spell.last_green, spell.red_sha)
         spell.window = window
         lo, hi, probes = -1, len(window) - 1, 0
-        if spell.last_green is None and window and window[0].old_tip:  # is the start itself green?
+        if not known and window and window[0].old_tip:  # no green tip in sight: is the start green?
             probes += 1
             if not (await run_check(self._rt, window[0].old_tip, "bisect")).passed:
                 hi = -1  # red before any merge of this run: no culprit among them
@@ -216,19 +218,21 @@ def redo_spec(rt: Runtime, spell: RedSpell, task: Task, priority: int) -> TaskSp
     )
 
 
-def _window(events: list[Event], last_green: str | None, red_sha: str) -> list[Merge]:
-    """The merges after the last green tip, up to the red one, oldest first."""
-    merges = [
+def _window(merges: Iterable[Event], last_green: str | None, red_sha: str) -> tuple[list[Merge], bool]:
+    """The merges after the last green tip up to the red one, oldest first; and whether the last green
+    tip is among the merges seen (else the window starts at the oldest merge this process saw)."""
+    seen = [
         Merge(str(e.data.get("sha")), e.data.get("old_tip"), e.task_id, e.agent)
-        for e in events
-        if e.kind == "CommitMerged" and e.data.get("sha")
+        for e in merges
+        if e.data.get("sha")
     ]
-    shas = [m.sha for m in merges]
-    end = len(merges) - shas[::-1].index(red_sha) if red_sha in shas else len(merges)
-    start = 0
-    if last_green is not None and last_green in shas[:end]:
-        start = end - shas[:end][::-1].index(last_green)
-    return merges[start:end]
+    shas = [m.sha for m in seen]
+    end = len(seen) - shas[::-1].index(red_sha) if red_sha in shas else len(seen)
+    before = shas[:end]
+    if last_green is not None and last_green in before:
+        return seen[end - before[::-1].index(last_green) : end], True
+    known = last_green is not None and bool(seen) and seen[0].old_tip == last_green
+    return seen[:end], known
 
 
 def fix_spec(rt: Runtime, spell: RedSpell, task: Task | None, priority: int) -> TaskSpec:

@@ -23,6 +23,7 @@ _POLL_S = 5.0
 # Waking planners needs a scan of the whole board, O(tasks). While agents run, the scan is done at most
 # once a second and takes at most a tenth of the time, so a large board does not slow dispatch down.
 _WAKE_SCAN_S = 1.0
+_REVOKE_SCAN_S = 1.0  # how often running agents' tasks are checked for a cancel
 
 
 class WorkPhase:
@@ -48,6 +49,7 @@ class WorkPhase:
         self._claims: dict[asyncio.Task[None], int] = {}
         self._changed = asyncio.Event()
         self._next_wake_scan = 0.0
+        self._next_revoke_scan = 0.0
         earlier = (t.id for t in rt.board.tasks() if t.is_final)  # handoffs of past cycles were read
         self._wakes = WakeTracker(rt.config.fleet.planner_wakes, earlier)
 
@@ -85,22 +87,20 @@ class WorkPhase:
                 task.cancel()
 
     def _stop_revoked(self) -> None:
-        """An agent whose task was cancelled (by the person or a planner) or went to another agent is
-        stopped at once; its worktree goes with it and its slot takes the next task. (A task the agent
-        ended itself is left alone while it tidies up; a merge of a task it lost is refused anyway.)"""
-        if not self._claims:
+        """An agent whose task was cancelled (by the person or a planner) is stopped; its worktree goes
+        with it and its slot takes the next task. Checked at most once a second (a task that went to
+        another agent after its lease expired needs no stop: the merge refuses its commit)."""
+        now = time.monotonic()
+        if not self._claims or now < self._next_revoke_scan:
             return
-        held = {t.id: t.lease_holder for t in self._rt.board.tasks(TaskStatus.CLAIMED)}
+        self._next_revoke_scan = now + _REVOKE_SCAN_S
         cancelled = {t.id for t in self._rt.board.tasks(TaskStatus.CANCELLED)}
         for task, task_id in self._claims.items():
-            slot = self._running.get(task)
-            lost = task_id in cancelled or held.get(task_id, slot) != slot
-            if not lost or task.done() or task_id in self._rt.cancel_reasons:
+            if task_id not in cancelled or task.done() or task_id in self._rt.cancel_reasons:
                 continue
-            holder = held.get(task_id)
-            reason = f"task #{task_id} went to {holder}" if holder else f"task #{task_id} is cancelled"
+            reason = f"task #{task_id} was cancelled"
             self._rt.cancel_reasons[task_id] = reason
-            self._rt.record(Event("AgentStopped", {"reason": reason}, task_id, slot))
+            self._rt.record(Event("AgentStopped", {"reason": reason}, task_id, self._running.get(task)))
             task.cancel()
 
     def _cancel_all(self) -> None:
