@@ -87,8 +87,10 @@ class Repair:
         return not self.spell.bisected or self._fix_active()
 
     async def settle(self) -> None:
-        """Wait for a running bisection."""
+        """Wait for a running bisection (a stopping run does not wait: the bisection is cancelled)."""
         if self._bisect is not None:
+            if self._rt.stop.is_set:
+                self._bisect.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._bisect
 
