@@ -8,10 +8,13 @@ import asyncio
 from conftest import FleetFactory, run
 
 from cli_helpers import git
+from shipyard.board.sqlite import SqliteBoard
 from shipyard.domain import Role, TaskSpec, TaskStatus
 from shipyard.fleet.health import CheckResult
 from shipyard.fleet.merger import Merger
 from shipyard.fleet.repair import Repair
+from shipyard.fleet.run import Fleet
+from shipyard.fleet.runtime import Runtime
 from shipyard.fleet.status import run_status
 from shipyard.models.base import ModelRequest, ModelResponse
 from shipyard.models.scripted import ScriptedModel, call, turn
@@ -164,3 +167,40 @@ def test_bisection_finds_the_first_breaking_merge_among_many(fleet: FleetFactory
         fix.spec.description + f"\n\nTask #{fix.id} ({fix.title}) is on the board at top "
         "priority; do not write it again.",
     ) == rt.wake_requests[0]
+
+
+def test_a_red_spell_cut_by_a_restart_is_repaired_after_resume(fleet: FleetFactory) -> None:
+    verdict = turn(call("verdict", decision="stop", notes="done"))
+    box: dict[str, Runtime] = {}
+
+    def stops_at_the_fix(req: ModelRequest) -> ModelResponse:
+        if "Fix" in _user(req).split("\n", 1)[0]:
+            box["rt"].stop.set("the person stopped the run")  # as Ctrl-C would, before the fix lands
+            return turn(call("list_dir", path="."))
+        return _worker(req)
+
+    first = ScriptedModel(
+        {Role.JUDGE: [verdict] * 3}, programs={Role.PLANNER: _planner, Role.WORKER: stops_at_the_fix}
+    )
+    rt = fleet({r: first for r in Role}, check=CHECK, workers=2, max_cycles=1)
+    box["rt"] = rt
+    assert run(rt).state == "stopped"
+    assert rt.board.get_meta("branch_health") == "red"
+    rt.board.close()
+    second = ScriptedModel(
+        {Role.JUDGE: [verdict] * 3}, programs={Role.PLANNER: _planner, Role.WORKER: _worker}
+    )
+    again = Runtime(
+        config=rt.config,
+        repo=rt.repo,
+        board=SqliteBoard(rt.repo.root / ".shipyard" / "board.sqlite"),
+        models=dict.fromkeys(Role, second),
+    )
+    result = asyncio.run(Fleet(again).run(resume=True))
+    assert result.state == "done", result.reason
+    fixes = [t for t in again.board.tasks() if t.title.startswith("Fix")]
+    assert len(fixes) == 1 and fixes[0].status is TaskStatus.DONE  # the fix written before is reused
+    green = [e for e in again.board.events() if e.kind == "MainGreen"]
+    assert len(green) == 1 and green[0].data["fixes"] == [fixes[0].id]
+    assert again.board.get_meta("branch_health") == "green"
+    again.board.close()

@@ -65,9 +65,31 @@ class Repair:
     def __init__(self, rt: Runtime, land: Land) -> None:
         self._rt = rt
         self._land = land  # the merger's: how a revert reaches the shared branch
-        self.spell: RedSpell | None = None
         self._last_green: str | None = rt.board.get_meta(GREEN_META)  # kept across restarts
         self._bisect: asyncio.Task[None] | None = None
+        self.spell: RedSpell | None = None
+        if rt.board.get_meta(HEALTH_META) == "red":
+            self.spell = self._restore(rt.board.events())
+
+    def _restore(self, events: list[Event]) -> RedSpell | None:
+        """The red spell a restart interrupted, from the log (read once, only when red): its culprit and
+        fixes; the merges are kept for a bisection still to do."""
+        if not self._rt.merges:
+            self._rt.merges.extend(e for e in events if e.kind == "CommitMerged")
+        start = max((n for n, e in enumerate(events) if e.kind == "MainRed"), default=None)
+        if start is None:
+            return None
+        red = events[start]
+        sha = str(red.data.get("sha"))
+        failing = CheckResult(sha, False, int(red.data.get("exit_code") or 1), "", 0.0)
+        spell = RedSpell(red.ts, sha, red.data.get("last_green"), failing)
+        for e in events[start:]:
+            if e.kind == "CulpritFound":
+                culprit = Merge(str(e.data.get("sha")), None, e.task_id, e.agent) if e.task_id else None
+                spell.culprit, spell.bisected = culprit, True
+            elif e.kind in ("FixWritten", "MergeReverted"):
+                spell.fixes.append(int(e.data.get("redo") or e.task_id or 0))
+        return spell
 
     def on_check(self, result: CheckResult) -> None:
         """Called with every check of the tip, in order."""
@@ -77,7 +99,10 @@ class Repair:
             self._red(result)
         else:
             self.spell.failing = result
-            if self._fix_failed(result.sha) and len(self.spell.fixes) < MAX_FIXES:
+            if not self.spell.bisected and self._bisect is None:  # restored before its culprit was found
+                self.spell.red_sha = result.sha
+                self._bisect = asyncio.get_running_loop().create_task(self._find_culprit(self.spell))
+            elif self._fix_failed(result.sha) and len(self.spell.fixes) < MAX_FIXES:
                 self._write_fix(self.spell)  # the fix ended but the branch is still red: try again
 
     def pending(self) -> bool:
@@ -193,8 +218,13 @@ class Repair:
     def _write_fix(self, spell: RedSpell) -> None:
         board, culprit = self._rt.board, spell.culprit
         task = board.get(culprit.task_id) if culprit is not None and culprit.task_id is not None else None
-        top = max((t.spec.priority for t in board.tasks()), default=0) + 1
+        tasks = board.tasks()
+        top = max((t.spec.priority for t in tasks), default=0) + 1
         spec = fix_spec(self._rt, spell, task, top)
+        same = [t for t in tasks if t.title == spec.title and not t.is_final]
+        if same:  # written before a restart and not done yet: that one is the fix
+            spell.fixes.append(same[0].id)
+            return
         fix = board.add_task(spec)
         spell.fixes.append(fix.id)
         data = {"culprit": None if culprit is None else culprit.sha, "owner": spec.planner, "priority": top}
