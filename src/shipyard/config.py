@@ -59,6 +59,7 @@ class FleetConfig(_Strict):
     shell_timeout_s: float = Field(300.0, gt=0)
     check_timeout_s: float = Field(900.0, gt=0)
     stall_s: float = Field(600.0, gt=0)
+    red_main: Literal["fix", "revert"] = "fix"  # on a red shared branch: a fix task, or revert the culprit
 
 
 class RetryConfig(_Strict):
@@ -398,3 +399,10 @@ def _one_line(exc: ValidationError) -> str:
     if err["type"] == "extra_forbidden":
         msg = "unknown key; remove it or check its spelling (see `shipyard init` for every key)"
     return f"{CONFIG_NAME}: `{loc}`: {msg}"
+
+
+def config_from(
+    raw: Mapping[str, Any], repo_root: Path, overrides: Overrides | None = None
+) -> ShipyardConfig:
+    """A configuration from stored settings (a run's own, see `fleet.settings`), with overrides, validated."""
+    return _validate(_apply_overrides(dict(raw), overrides or Overrides()), repo_root)

@@ -14,12 +14,21 @@ from shipyard.agent.prompts import SEPARATOR
 from shipyard.domain import Role
 from shipyard.errors import ConfigError
 
-PLANNER_VARS = {"goal", "notes", "board", "handoffs", "steering", "check_command", "max_tasks"}
+PLANNER_VARS = {"goal", "notes", "board", "handoffs", "steering", "check_command", "max_tasks", "verdict"}
 VARIABLES = {
     Role.PLANNER: PLANNER_VARS,
     Role.SUBPLANNER: PLANNER_VARS | {"scope"},
-    Role.WORKER: {"title", "description", "acceptance", "scope", "check_command", "notes", "conflict"},
-    Role.JUDGE: {"goal", "board", "check_result", "check_command", "handoffs"},
+    Role.WORKER: {
+        "title",
+        "description",
+        "acceptance",
+        "scope",
+        "check_command",
+        "notes",
+        "conflict",
+        "notes_budget",
+    },
+    Role.JUDGE: {"goal", "board", "check_result", "check_command", "handoffs", "notes"},
 }
 
 

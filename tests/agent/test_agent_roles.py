@@ -29,6 +29,9 @@ class ListSink:
         self.delegated.append((title, description, scope, priority))
         return 90 + len(self.delegated)
 
+    def cancel_task(self, task_id: int, reason: str) -> str:
+        return f"cancelled #{task_id}: {reason}"
+
 
 def tools(role: Role, sink: ListSink | None = None, can_delegate: bool = True) -> dict[str, Tool]:
     return {tool.spec.name: tool for tool in role_tools(role, sink, can_delegate)}
@@ -40,8 +43,8 @@ def run(tool: Tool, **args: Any) -> ToolResult:
 
 def test_role_tool_sets() -> None:
     sink = ListSink()
-    assert list(tools(Role.PLANNER, sink)) == ["create_task", "delegate", "finish"]
-    assert list(tools(Role.SUBPLANNER, sink, can_delegate=False)) == ["create_task", "finish"]
+    assert list(tools(Role.PLANNER, sink)) == ["create_task", "delegate", "cancel_task", "finish"]
+    assert list(tools(Role.SUBPLANNER, sink, can_delegate=False)) == ["create_task", "cancel_task", "finish"]
     assert list(tools(Role.WORKER)) == ["finish"]
     assert list(tools(Role.JUDGE)) == ["verdict"]
     with pytest.raises(ValueError, match="task sink"):

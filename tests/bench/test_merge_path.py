@@ -116,7 +116,7 @@ def test_a_failed_batch_fails_every_worker_in_it(tmp_path: Path, monkeypatch: py
         def broken(_requests: object) -> None:
             raise GitError(["merge-tree"], 128, "disk on fire")
 
-        monkeypatch.setattr(GitRepo, "merge_batch", lambda self, reqs: broken(reqs))
+        monkeypatch.setattr(GitRepo, "merge_batch", lambda self, reqs, gate=None: broken(reqs))
         merger = Merger(rt, lambda _sha: None)
 
         async def land_all() -> list[BaseException | object]:

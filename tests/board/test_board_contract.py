@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.board.base import Board
+from shipyard.board.base import Board, Completion
 from shipyard.board.memory import InMemoryBoard
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.domain import Event, Handoff, TaskKind, TaskSpec, TaskStatus
@@ -121,6 +121,26 @@ def test_heartbeat_by_non_holder_fails_naming_task_and_holder(board: Board) -> N
     unclaimed = add(board, "unclaimed")
     with pytest.raises(BoardError, match=rf"task {unclaimed} is open; w1 holds no lease"):
         board.heartbeat(unclaimed, "w1", lease_s=30)
+
+
+def test_land_refuses_a_cancelled_task_and_completes_held_ones_with_the_swap(board: Board) -> None:
+    a, b = add(board, "a"), add(board, "b")
+    board.claim("w1", CODE, lease_s=60)
+    board.claim("w2", CODE, lease_s=60)
+    said = Handoff("did it")
+    both = [Completion(a, "w1", ("sha-a",), said), Completion(b, "w2", ("sha-b",), said)]
+    swaps: list[str] = []
+    board.cancel(a, "by the person")
+    landed = board.land(both, lambda: bool(swaps.append("moved")), [Event("CommitMerged", {"sha": "x"})])
+    assert landed.refused == (a,) and not landed.events and swaps == []
+    assert board.get(b).status is TaskStatus.CLAIMED
+    lost = board.land(both[1:], lambda: False)  # the swap lost to another update: nothing is completed
+    assert lost.refused == () and not lost.events and board.get(b).status is TaskStatus.CLAIMED
+    merged = Event("CommitMerged", {"sha": "sha-b"}, b, "w2")
+    done = board.land(both[1:], lambda: True, [merged])
+    assert [e.kind for e in done.events] == ["CommitMerged", "TaskCompleted"]
+    assert board.get(b).status is TaskStatus.DONE and board.get(b).commits == ("sha-b",)
+    assert kinds(board, b)[-2:] == ["CommitMerged", "TaskCompleted"]
 
 
 def test_complete_records_commits_handoff_and_event(board: Board) -> None:

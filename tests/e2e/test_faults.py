@@ -65,8 +65,9 @@ def test_run_on_an_unfinished_run_points_to_resume(tmp_path: Path) -> None:
     again = invoke("run", str(root))
     assert again.exit_code == 2 and "shipyard resume" in again.stderr
     assert snapshot(root) == before
-    resumed = invoke("resume", str(root))
+    resumed = invoke("resume", str(root), "--model", "worker=scripted:demo")  # the run's own model failed
     assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
+    assert "(and --model as given now)" in resumed.stdout
     audit(root)
 
 

@@ -76,15 +76,14 @@ def test_a_large_range_is_delegated_in_ranges_that_sub_planners_plan() -> None:
     )
     delegated = [c.arguments for c in second.tool_calls if c.name == "delegate"]
     assert len(delegated) == 3 and names(second)[-1] == "finish"
+    scopes = [d["scope"] for d in delegated]
+    assert scopes == [["sim/a000"], ["sim/a001"], ["sim/a002"]]  # whole areas: delegations never overlap
     prompt = f"{delegated[1]['title']}\n{delegated[1]['description']}\n(none yet)"
     sub = ask(model, Role.SUBPLANNER, prompt)
     done = ask(model, Role.SUBPLANNER, prompt, (sub, listing(W, sub.tool_calls, set())))
-    assert [c.arguments["title"] for c in done.tool_calls if c.name == "create_task"] == [
-        "sim task 4",
-        "sim task 5",
-        "sim task 6",
-        "sim task 7",
-    ]
+    created = [c.arguments for c in done.tool_calls if c.name == "create_task"]
+    assert [c["title"] for c in created] == ["sim task 5", "sim task 6", "sim task 7", "sim task 8"]
+    assert all(c["scope"] == [W.own_path(int(c["title"].split()[-1]))] for c in created)  # inside its area
 
 
 def test_on_a_wake_up_only_planners_that_wrote_code_tasks_plan_again() -> None:

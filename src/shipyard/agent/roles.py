@@ -34,6 +34,10 @@ class TaskSink(Protocol):
         """Add a plan task that hands `scope` to a sub-planner; returns its id."""
         ...
 
+    def cancel_task(self, task_id: int, reason: str) -> str:
+        """Cancel a task this planner wrote that has not ended; returns what happened."""
+        ...
+
 
 def _text(args: dict[str, Any], name: str) -> str:
     return str(args.get(name) or "").strip()
@@ -89,6 +93,24 @@ class Delegate:
         return ToolResult(f"delegated `{title}` to a sub-planner as task #{task_id}")
 
 
+class CancelTask:
+    spec = ToolSpec(
+        "cancel_task",
+        "Cancel a task you wrote that is no longer wanted (open or in progress): its worker is stopped "
+        "and nothing of it is merged.",
+        schema({"task_id": {"type": "integer"}, "reason": _STRING}, ("task_id", "reason")),
+    )
+
+    def __init__(self, sink: TaskSink) -> None:
+        self.sink = sink
+
+    async def run(self, args: dict[str, Any]) -> ToolResult:
+        reason = _text(args, "reason")
+        if not reason:
+            return error("say why in `reason`: the worker's planner and the log keep it")
+        return ToolResult(self.sink.cancel_task(int(args["task_id"]), reason))
+
+
 class WorkerFinish:
     spec = ToolSpec(
         "finish",
@@ -141,7 +163,7 @@ def role_tools(role: Role, sink: TaskSink | None, can_delegate: bool) -> tuple[T
     if sink is None:
         raise ValueError(f"the {role.value} tools need a task sink")
     planning: tuple[Tool, ...] = (CreateTask(sink), Delegate(sink)) if can_delegate else (CreateTask(sink),)
-    return (*planning, PlannerFinish())
+    return (*planning, CancelTask(sink), PlannerFinish())
 
 
 def workspace_tools(root: Path, shell_timeout_s: float, sandbox: Sandbox | None = None) -> tuple[Tool, ...]:

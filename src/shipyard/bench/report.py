@@ -15,6 +15,7 @@ TITLES = {
     "git": "git: worktrees, commits and merges on a real shared branch (merge_*: the merge path alone)",
     "baselines": "baselines: the same workload run by designs that failed (ratio = Shipyard / design)",
     "tokens": "tokens: one 40-step worker session over HTTP, billed by the providers' caching rules",
+    "pathologies": "pathologies: what goes wrong quietly in long runs, staged on small real fleets",
 }
 
 
@@ -31,9 +32,8 @@ def table(scenario: str, rows: Rows) -> Table:
     out = Table(title=TITLES.get(scenario, scenario), title_justify="left")
     columns = list(rows[0]) if rows else []
     for name in columns:
-        out.add_column(
-            name, justify="left" if name in ("mix", "design", "vs", "provider", "model") else "right"
-        )
+        left = name in ("mix", "design", "vs", "provider", "model", "pathology", "work_lost", "signal")
+        out.add_column(name, justify="left" if left else "right")
     for row in rows:
         out.add_row(*(_cell(row.get(name)) for name in columns))
     return out

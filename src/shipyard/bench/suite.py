@@ -11,12 +11,13 @@ from typing import Any
 from shipyard.bench.baselines import BASELINES, BaselinePlan, run_baselines
 from shipyard.bench.coordination import run_coordination
 from shipyard.bench.gitpath import MIXES, run_git
+from shipyard.bench.pathologies import PATHOLOGIES, run_pathologies
 from shipyard.bench.tokens import PROVIDERS as TOKEN_PROVIDERS
 from shipyard.bench.tokens import TokenPlan, run_tokens
 from shipyard.errors import ConfigError
 from shipyard.models.sim import SimWorkload
 
-SCENARIOS = ("coordination", "git", "baselines", "tokens")
+SCENARIOS = ("coordination", "git", "baselines", "pathologies", "tokens")
 Rows = list[dict[str, Any]]
 
 
@@ -46,6 +47,7 @@ class BenchOptions:
     baselines: Scenario | None = field(
         default_factory=lambda: Scenario((1, 20, 40), 200, 4, tuple(BASELINES), git_think_ms=50)
     )
+    pathologies: Scenario | None = field(default_factory=lambda: Scenario((), 0, 0, tuple(PATHOLOGIES)))
     think_jitter: float = 0.25
     seed: int = 0
     # Providers' token bills for one worker session (no fleet sizes: one session per provider).
@@ -59,6 +61,7 @@ def parse_scenarios(specs: Sequence[str]) -> dict[str, tuple[str, ...]]:
         "git": tuple(MIXES),
         "baselines": tuple(BASELINES),
         "tokens": tuple(TOKEN_PROVIDERS),
+        "pathologies": tuple(PATHOLOGIES),
     }
     out: dict[str, tuple[str, ...]] = {}
     for spec in specs:
@@ -97,7 +100,13 @@ def configure(
         if per_agent is not None:
             s = replace(s, per_agent=per_agent)
         picked[name] = s
-    return BenchOptions(picked["coordination"], picked["git"], picked["baselines"], tokens=picked["tokens"])
+    return BenchOptions(
+        picked["coordination"],
+        picked["git"],
+        picked["baselines"],
+        picked["pathologies"],
+        tokens=picked["tokens"],
+    )
 
 
 def run_bench(opts: BenchOptions, progress: Callable[[str], None]) -> dict[str, Rows]:
@@ -136,6 +145,10 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None]) -> dict[str, 
                 Path(scratch),
             )
             results["baselines"] = [asdict(r) for r in run_baselines(plan, row)]
+        if opts.pathologies is not None:
+            progress(f"running pathologies: {', '.join(opts.pathologies.variants)}")
+            staged = run_pathologies(opts.pathologies.variants, Path(scratch), row)
+            results["pathologies"] = [asdict(r) for r in staged]
     if opts.tokens is not None:
         results["tokens"] = _tokens(opts.tokens, progress, row)
     return results

@@ -100,11 +100,20 @@ def _tokens(rows: Rows) -> list[Verdict]:
     return out
 
 
+def _pathologies(rows: Rows) -> list[Verdict]:
+    if not rows:
+        return []
+    missed = [r["pathology"] for r in rows if not (r["detected"] and r["contained"])]
+    measured = f"{len(rows) - len(missed)} of {len(rows)}" + (f"; not: {', '.join(missed)}" if missed else "")
+    return [Verdict("every pathology detected and contained", not missed, measured)]
+
+
 CHECKS: dict[str, Callable[[Rows], list[Verdict]]] = {
     "coordination": _coordination,
     "git": _git,
     "baselines": _baselines,
     "tokens": _tokens,
+    "pathologies": _pathologies,
 }
 
 

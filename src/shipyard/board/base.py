@@ -6,10 +6,30 @@ agents never lock anything. Free text is redacted on the way in (see `rules`): n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from shipyard.domain import Event, Handoff, Task, TaskKind, TaskSpec, TaskStatus
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A claimed task that ends with its merge: the agent holding it, the merged commits, its handoff."""
+
+    task_id: int
+    agent: str
+    commits: tuple[str, ...]
+    handoff: Handoff
+
+
+@dataclass(frozen=True)
+class Landed:
+    """What `Board.land` did: the tasks it refused (no longer held; then nothing ran), or the events it
+    logged (the `events` passed in, then a `TaskCompleted` each)."""
+
+    refused: tuple[int, ...] = ()
+    events: tuple[Event, ...] = ()
 
 
 class Board(Protocol):
@@ -39,6 +59,17 @@ class Board(Protocol):
 
     def complete(self, task_id: int, agent: str, commits: Sequence[str], handoff: Handoff) -> Task:
         """Mark done with the merged commits; `BoardError` if `agent` does not hold the lease."""
+        ...
+
+    def land(
+        self, completions: Sequence[Completion], swap: Callable[[], bool], events: Sequence[Event] = ()
+    ) -> Landed:
+        """Complete tasks together with the move of the shared branch, in one transaction.
+
+        Refuses (runs nothing) when a task is no longer claimed by its agent (cancelled, expired).
+        Otherwise runs `swap`; when it returns True, appends `events` and completes every task.
+        A cancel therefore comes either before the merge (which is then refused) or too late.
+        """
         ...
 
     def release(

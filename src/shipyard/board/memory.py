@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from shipyard.board import rules
+from shipyard.board.base import Completion, Landed
 from shipyard.board.rules import Redact, Transition
 from shipyard.board.transitions import Transitions
 from shipyard.domain import Event, Task, TaskKind, TaskSpec, TaskStatus
@@ -49,6 +50,24 @@ class InMemoryBoard(Transitions):
             if not candidates:
                 return None
             return self._store(rules.claimed(min(candidates, key=rules.claim_key), agent, lease_s, at))
+
+    def land(
+        self, completions: Sequence[Completion], swap: Callable[[], bool], events: Sequence[Event] = ()
+    ) -> Landed:
+        events = [rules.redact_event(e, self._redact) for e in events]
+        said = [rules.redact_handoff(c.handoff, self._redact) or c.handoff for c in completions]
+        with self._lock:
+            tasks = [self._load(c.task_id) for c in completions]
+            gone = tuple(t.id for t, c in zip(tasks, completions, strict=True) if rules.revoked(t, c.agent))
+            if gone or not swap():
+                return Landed(refused=gone)
+            at = time.time()
+            logged = self._record(events)
+            for task, c, handoff in zip(tasks, completions, said, strict=True):
+                transition = rules.completed(task, c.agent, c.commits, handoff, at)
+                self._store(transition)
+                logged += transition.events
+            return Landed(events=tuple(logged))
 
     def expire_leases(self, max_attempts: int, now: float | None = None) -> list[Task]:
         at = rules.clock(now)

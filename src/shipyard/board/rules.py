@@ -132,6 +132,11 @@ def check_holder(task: Task, agent: str) -> None:
         raise BoardError(f"task {task.id} is held by {task.lease_holder}, not {agent}")
 
 
+def revoked(task: Task, agent: str) -> bool:
+    """True when `agent` no longer holds `task` (cancelled, expired, taken by another)."""
+    return task.status is not TaskStatus.CLAIMED or task.lease_holder != agent
+
+
 def renewed(task: Task, agent: str, lease_s: float, now: float) -> Transition:
     check_holder(task, agent)
     return Transition(replace(task, lease_expires=now + lease_s))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.board import rules
+from shipyard.board.base import Completion, Landed
 from shipyard.board.rules import Redact, Transition
 from shipyard.board.transitions import Transitions
 from shipyard.domain import Event, Handoff, Task, TaskKind, TaskSpec, TaskStatus
@@ -158,6 +159,24 @@ class SqliteBoard(Transitions):
                 return None
             task = _task(row)
             return _store(db, task, rules.claimed(task, agent, lease_s, at))
+
+    def land(
+        self, completions: Sequence[Completion], swap: Callable[[], bool], events: Sequence[Event] = ()
+    ) -> Landed:
+        events = [rules.redact_event(e, self._redact) for e in events]
+        said = [rules.redact_handoff(c.handoff, self._redact) or c.handoff for c in completions]
+        with self._write() as db:
+            tasks = [_load(db, c.task_id) for c in completions]
+            gone = tuple(t.id for t, c in zip(tasks, completions, strict=True) if rules.revoked(t, c.agent))
+            if gone or not swap():
+                return Landed(refused=gone)
+            at = time.time()
+            logged = _insert_events(db, events)
+            for task, c, handoff in zip(tasks, completions, said, strict=True):
+                transition = rules.completed(task, c.agent, c.commits, handoff, at)
+                _store(db, task, transition)
+                logged += transition.events
+            return Landed(events=tuple(logged))
 
     def expire_leases(self, max_attempts: int, now: float | None = None) -> list[Task]:
         at = rules.clock(now)

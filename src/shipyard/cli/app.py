@@ -25,8 +25,9 @@ from shipyard.cli.progress import status_view
 from shipyard.cli.sandbox import register as register_sandbox
 from shipyard.cli.session import run_fleet, summary_lines
 from shipyard.cli.template import InitValues, render
-from shipyard.config import CONFIG_NAME, Overrides
+from shipyard.config import CONFIG_NAME, Overrides, ShipyardConfig
 from shipyard.errors import ConfigError, UserError
+from shipyard.fleet import settings
 from shipyard.fleet.run import RunResult
 from shipyard.fleet.status import run_status
 from shipyard.git import GitRepo
@@ -98,18 +99,11 @@ def run(
     dashboard_port: Annotated[int, typer.Option(min=0, max=65535)] = DEFAULT_PORT,
 ) -> None:
     """Run the fleet on a repository until the judge says done or a limit is reached."""
-    overrides = Overrides(
-        goal=goal,
-        goal_file=goal_file,
-        workers=workers,
-        max_cycles=max_cycles,
-        models=tuple(model or ()),
-        extra={"chaos": CHAOS_PRESET} if chaos else {},
-    )
+    overrides = _overrides(goal, goal_file, workers, max_cycles, model, chaos)
     checked = preflight(path, overrides, os.environ, unfinished_ok=new)
     rt = build_runtime(checked, os.environ, fresh=new)
     with serve_alongside(rt, dashboard_port if dashboard else None, out.print):
-        result, status = run_fleet(rt, out.print)
+        result, status = run_fleet(rt, out.print, console=out)
     _finish(result, status)
 
 
@@ -150,9 +144,21 @@ def demo(
 @user_errors
 def resume(
     path: PathArg = Path("."),
+    goal: Annotated[str | None, typer.Option(help="Goal text (overrides the run's own).")] = None,
+    goal_file: Annotated[Path | None, typer.Option(help="Read the goal from this file.")] = None,
     workers: Annotated[int | None, typer.Option(min=1, max=1024, help="Workers in parallel.")] = None,
+    model: Annotated[
+        list[str] | None, typer.Option(help="ROLE=PROVIDER:MODEL, repeatable; or one for all.")
+    ] = None,
+    max_cycles: Annotated[int | None, typer.Option(min=1)] = None,
+    chaos: Annotated[bool, typer.Option("--chaos", help="Inject seeded faults (see [chaos]).")] = False,
+    dashboard: Annotated[
+        bool, typer.Option("--dashboard", help="Serve the live dashboard on 127.0.0.1 while it runs.")
+    ] = False,
+    dashboard_port: Annotated[int, typer.Option(min=0, max=65535)] = DEFAULT_PORT,
 ) -> None:
-    """Continue an unfinished run after a crash, a kill or a stop: reconcile board and git, then go on."""
+    """Continue an unfinished run after a crash, a kill or a stop, with the settings it was started with
+    (flags given here win): reconcile board and git, then go on."""
     repo = GitRepo.open(path)
     state = run_state(repo)
     if not state:
@@ -160,10 +166,39 @@ def resume(
     if state == "done":
         out.print(f"the run in {repo.root} is already done; nothing to resume")
         return
-    checked = preflight(repo.root, Overrides(workers=workers), os.environ, unfinished_ok=True)
+    overrides = _overrides(goal, goal_file, workers, max_cycles, model, chaos)
+    notes: list[str] = []
+
+    def run_settings(root: Path, given: Overrides) -> ShipyardConfig:
+        """The run's own stored settings (flags win), noting where they differ from shipyard.toml."""
+        board = open_board(repo)
+        try:
+            config, lines = settings.resumed(board, root, given)
+        finally:
+            board.close()
+        notes.extend(lines)
+        return config
+
+    checked = preflight(repo.root, overrides, os.environ, unfinished_ok=True, load=run_settings)
+    for line in notes:
+        out.print(line)
     rt = build_runtime(checked, os.environ)
-    result, status = run_fleet(rt, out.print, resume=True)
+    with serve_alongside(rt, dashboard_port if dashboard else None, out.print):
+        result, status = run_fleet(rt, out.print, resume=True, console=out)
     _finish(result, status)
+
+
+def _overrides(
+    goal: str | None,
+    goal_file: Path | None,
+    workers: int | None,
+    max_cycles: int | None,
+    model: list[str] | None,
+    chaos: bool,
+) -> Overrides:
+    """The flags `run` and `resume` share."""
+    extra = {"chaos": CHAOS_PRESET} if chaos else {}
+    return Overrides(goal, goal_file, workers, max_cycles, tuple(model or ()), extra)
 
 
 def _finish(result: RunResult, status: dict[str, Any]) -> None:

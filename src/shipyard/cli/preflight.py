@@ -68,17 +68,26 @@ class Checked:
     refs: dict[Role, ModelRef]
 
 
+ConfigLoader = Callable[[Path, Overrides], ShipyardConfig]
+
+
 def preflight(
-    path: Path, overrides: Overrides, env: Mapping[str, str], *, unfinished_ok: bool = False
+    path: Path,
+    overrides: Overrides,
+    env: Mapping[str, str],
+    *,
+    unfinished_ok: bool = False,
+    load: ConfigLoader = load_config,
 ) -> Checked:
-    """Open the repository, load the configuration and check both; `Problems` lists all that is wrong."""
+    """Open the repository, load the configuration (`shipyard.toml` unless `load` says otherwise, e.g. a
+    resumed run's own settings) and check both; `Problems` lists all that is wrong."""
     found = Findings()
     repo = None
     if problem := git_problem():
         found.machine.append(problem)
     else:
         repo = found.attempt(GitRepo.open, path)
-    config = found.attempt(load_config, repo.root if repo else Path(path), overrides)
+    config = found.attempt(load, repo.root if repo else Path(path), overrides)
     refs: dict[Role, ModelRef] = {}
     if config is not None:
         config = with_sim_goal(config)

@@ -7,11 +7,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from shipyard.board.base import Board
+from shipyard.cli.live import LiveSummary
 from shipyard.report.describe import describe
 from shipyard.report.problems import ago
 
@@ -22,31 +24,62 @@ _STATE_STYLE = {"done": "bold green", "running": "bold cyan", "failed": "bold re
 
 
 class ProgressPrinter:
-    """Polls the event log and prints lines; the board stays the single source of truth."""
+    """Polls the event log and prints lines; the board stays the single source of truth.
 
-    def __init__(self, board: Board, emit: Callable[[str], None], interval_s: float = 0.2) -> None:
+    On a terminal (`console` given and interactive) the running totals stay at the bottom while the
+    lines scroll above them; otherwise they are printed as a plain line every `summary_every_s`.
+    """
+
+    def __init__(
+        self,
+        board: Board,
+        emit: Callable[[str], None],
+        interval_s: float = 0.2,
+        console: Console | None = None,
+        summary_every_s: float = 30.0,
+    ) -> None:
         self._board = board
         self._emit = emit
         self._interval_s = interval_s
         self._since = 0
         self._t0 = time.monotonic()
+        self._console = console if console is not None and console.is_terminal else None
+        self.summary = LiveSummary(board)
+        self._summary_every_s = summary_every_s
+        self._next_summary = self._t0 + summary_every_s
 
     def drain(self) -> None:
-        for event in self._board.events(since=self._since):
+        events = self._board.events(since=self._since)
+        self.summary.feed(events)
+        for event in events:
             self._since = event.id
             line = describe(event)
             if line:
                 self._emit(f"[{time.monotonic() - self._t0:6.1f}s] {line}")
+        if self._console is None and time.monotonic() >= self._next_summary:
+            self._next_summary = time.monotonic() + self._summary_every_s
+            self._emit(f"[{time.monotonic() - self._t0:6.1f}s] summary: {self.summary.render().plain}")
 
     async def follow(self) -> None:
-        """Print until cancelled."""
-        while True:
-            self.drain()
-            await asyncio.sleep(self._interval_s)
+        """Print until cancelled (under a live summary on a terminal)."""
+        if self._console is None:
+            while True:
+                self.drain()
+                await asyncio.sleep(self._interval_s)
+        with Live(self.summary.render(), console=self._console, refresh_per_second=4) as live:
+            try:
+                while True:
+                    self.drain()
+                    live.update(self.summary.render())
+                    await asyncio.sleep(self._interval_s)
+            finally:
+                self.drain()
+                live.update(self.summary.render())
 
     def skip_existing(self) -> None:
-        """Start after the events already in the log (a second run on the same board)."""
+        """Start after the events already in the log (a second run on the same board), counting them."""
         existing = self._board.events()
+        self.summary.feed(existing)
         self._since = existing[-1].id if existing else 0
 
 

@@ -8,6 +8,8 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+from rich.console import Console
+
 from shipyard.cli.progress import ProgressPrinter
 from shipyard.fleet.lock import RunLock
 from shipyard.fleet.recovery import reconcile
@@ -47,7 +49,7 @@ async def _run(rt: Runtime, printer: ProgressPrinter, emit: Callable[[str], None
 
 
 def run_fleet(
-    rt: Runtime, emit: Callable[[str], None], resume: bool = False
+    rt: Runtime, emit: Callable[[str], None], resume: bool = False, console: Console | None = None
 ) -> tuple[RunResult, dict[str, Any]]:
     """Run to the end under the repository's run lock, printing progress; returns the result and status."""
     lock = RunLock(rt.state_dir)
@@ -56,7 +58,7 @@ def run_fleet(
         if resume:
             report = reconcile(rt)
             emit(f"recovered: {report.as_dict()}")
-        printer = ProgressPrinter(rt.board, emit)
+        printer = ProgressPrinter(rt.board, emit, console=console)  # a live summary on a terminal
         printer.skip_existing()
         result = asyncio.run(_run(rt, printer, emit, resume))
     except asyncio.CancelledError:

@@ -62,7 +62,7 @@ def planner(req: ModelRequest) -> ModelResponse:
     todo = [m for m in MODULES if m not in _done_modules(prompt)]
     calls = [call("create_task", f"c{i}", **_task_for(m)) for i, m in enumerate(todo) if m not in DELEGATED]
     if any(m in DELEGATED for m in todo):
-        scope = [f"textkit/{m}.py" for m in DELEGATED]
+        scope = [*(f"textkit/{m}.py" for m in DELEGATED), "CHANGELOG.md"]  # its tasks add a changelog line
         calls.append(
             call(
                 "delegate",

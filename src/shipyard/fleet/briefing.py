@@ -6,10 +6,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from shipyard.agent.paths import read_inside
-from shipyard.domain import Task
+from shipyard.domain import Task, Verdict
 
 NOTES_FILE = "NOTES.md"
-NOTES_BUDGET_CHARS = 8000
+NOTES_BUDGET_CHARS = 8000  # agents keep NOTES.md within it: a commit over it is sent back to the worker
+VERDICT_META = "last_verdict"
+NO_VERDICT = "(none yet: this is the first cycle)"
 _BOARD_ROWS = 60
 
 
@@ -48,6 +50,18 @@ def read_notes(worktree: Path) -> str:
     if len(text) > NOTES_BUDGET_CHARS:
         return text[:NOTES_BUDGET_CHARS] + "\n[notes truncated]"
     return text
+
+
+def verdict_text(cycle: int, verdict: Verdict) -> str:
+    """The judge's verdict as the next cycle's planners read it."""
+    notes = verdict.notes.strip() or "(no notes)"
+    return f"cycle {cycle}: {verdict.decision.value}\n{notes}"
+
+
+def notes_size(worktree: Path) -> int:
+    """The size of NOTES.md in `worktree` in characters (0 when missing), read up to just past the budget."""
+    text = read_inside(worktree, NOTES_FILE, NOTES_BUDGET_CHARS * 4 + 4)
+    return 0 if text is None else len(text)
 
 
 def task_brief(task: Task) -> dict[str, str]:

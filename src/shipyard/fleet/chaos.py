@@ -19,7 +19,7 @@ from shipyard.domain import Event, Task
 from shipyard.errors import GitError
 from shipyard.fleet.runtime import Runtime
 from shipyard.git import GitRepo, Identity, MergeResult
-from shipyard.git.merge import MergeRequest
+from shipyard.git.merge import Gate, MergeRequest
 
 TaskRunner = Callable[[str, Task], Coroutine[Any, Any, None]]
 _DEATH_WINDOW_S = 0.5
@@ -97,6 +97,6 @@ class ChaosRepo(GitRepo):
         self._maybe_fail("merge-tree")
         return super().merge_onto(branch, commit, message, author, committer)
 
-    def merge_batch(self, requests: Sequence[MergeRequest]) -> list[MergeResult]:
+    def merge_batch(self, requests: Sequence[MergeRequest], gate: Gate | None = None) -> list[MergeResult]:
         self._maybe_fail("merge-tree")
-        return super().merge_batch(requests)
+        return super().merge_batch(requests, gate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shipyard.agent.sandbox import Sandbox
@@ -31,8 +32,9 @@ class CheckResult:
 class HealthMonitor:
     """Runs the check on the newest tip whenever asked; requests that pile up collapse into one run."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, on_result: Callable[[CheckResult], None] | None = None) -> None:
         self._rt = rt
+        self._on_result = on_result
         self._wanted = asyncio.Event()
         self._lock = asyncio.Lock()
         self.last: CheckResult | None = None
@@ -69,21 +71,7 @@ class HealthMonitor:
         return await self.check_tip()
 
     async def _run(self, tip: str) -> CheckResult:
-        path = self._rt.worktree_path("check")
-        branch = "shipyard/check"
-        repo, spot = self._rt.repo, self._rt.parking_spot("check")
-        started = time.monotonic()
-        try:
-            await asyncio.to_thread(repo.add_worktree, path, branch, tip, spot)
-            cfg = self._rt.config
-            res = await run_command(cfg.check, path, cfg.fleet.check_timeout_s, Sandbox.of(cfg.sandbox))
-        except GitError as exc:
-            res = CommandResult(exit_code=-1, output=f"the check could not run: {exc}", timed_out=False)
-        finally:
-            await asyncio.to_thread(repo.remove_worktree, path, branch, spot)
-        result = CheckResult(
-            tip, res.exit_code == 0, res.exit_code, res.output[-_TAIL_CHARS:], time.monotonic() - started
-        )
+        result = await run_check(self._rt, tip, "check")
         data = {
             "sha": tip,
             "passed": result.passed,
@@ -92,4 +80,24 @@ class HealthMonitor:
             "output_tail": result.output_tail[-800:],
         }
         self._rt.record(Event("CheckRan", data))
+        if self._on_result is not None:
+            self._on_result(result)
         return result
+
+
+async def run_check(rt: Runtime, sha: str, name: str) -> CheckResult:
+    """Run the check command on commit `sha` in a scratch worktree called `name` (removed after)."""
+    path, branch = rt.worktree_path(name), f"shipyard/{name}"
+    repo, spot = rt.repo, rt.parking_spot(name)
+    started = time.monotonic()
+    try:
+        await asyncio.to_thread(repo.add_worktree, path, branch, sha, spot)
+        cfg = rt.config
+        res = await run_command(cfg.check, path, cfg.fleet.check_timeout_s, Sandbox.of(cfg.sandbox))
+    except GitError as exc:
+        res = CommandResult(exit_code=-1, output=f"the check could not run: {exc}", timed_out=False)
+    finally:
+        await asyncio.to_thread(repo.remove_worktree, path, branch, spot)
+    return CheckResult(
+        sha, res.exit_code == 0, res.exit_code, res.output[-_TAIL_CHARS:], time.monotonic() - started
+    )

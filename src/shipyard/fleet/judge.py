@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shipyard.agent import StopReason
 from shipyard.domain import Decision, Event, Role, Verdict
-from shipyard.fleet.briefing import board_summary, handoff_text
+from shipyard.fleet.briefing import VERDICT_META, board_summary, handoff_text, read_notes, verdict_text
 from shipyard.fleet.health import CheckResult
 from shipyard.fleet.runtime import Runtime
 from shipyard.fleet.session import Session, run_session, snapshot
@@ -28,10 +28,12 @@ async def judge(rt: Runtime, cycle: int, check: CheckResult | None) -> Verdict:
         "handoffs": handoff_text(t for t in cycle_tasks if t.is_final),
     }
     async with snapshot(rt, name) as tree:
+        variables["notes"] = read_notes(tree)
         outcome = await run_session(rt, Session(Role.JUDGE, "judge", tree, variables))
     verdict = _verdict_of(outcome.finish, outcome.stop_reason)
     data = {"cycle": cycle, "decision": verdict.decision.value, "notes": verdict.notes}
     rt.record(Event("VerdictGiven", data, agent="judge"))
+    rt.board.set_meta(VERDICT_META, verdict_text(cycle, verdict))  # the next cycle's planners read it
     return verdict
 
 

@@ -14,26 +14,18 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
-from shipyard.domain import Event, Task
+from shipyard.domain import Event, Handoff, Task
 from shipyard.errors import GitError
 from shipyard.fleet.holds import Holds
+from shipyard.fleet.landing import BatchGate, Landing, Revoked, merged_event
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
 from shipyard.git import MergeResult
 from shipyard.git.merge import MergeRequest
 
 MAX_BATCH = 32
-
-
-@dataclass(frozen=True)
-class _Landing:
-    """One commit waiting to land, and where its result goes."""
-
-    task: Task
-    agent: str
-    commit: str
-    result: asyncio.Future[MergeResult]
+# What `land` returns for a commit whose task its worker no longer holds: nothing was merged.
+REFUSED = MergeResult(False, None, None, (), 0, False)
 
 
 class Merger:
@@ -43,11 +35,11 @@ class Merger:
         self._rt = rt
         self._on_merged = on_merged
         self._max_batch = max_batch
-        self._waiting: list[_Landing] = []
+        self._waiting: list[Landing] = []
         self._drainer: asyncio.Task[None] | None = None
         self._tip: str | None = None
         self._holds = Holds(rt.config.fleet.conflict_hold_s)
-        self._held_back: list[tuple[_Landing, tuple[str, ...]]] = []  # and the files each one changes
+        self._held_back: list[tuple[Landing, tuple[str, ...]]] = []  # and the files each one changes
         self._stir = asyncio.Event()  # a commit arrived or a hold ended
         # Its own thread: merges never queue behind worktree and commit work in the shared pool.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shipyard-merger")
@@ -58,10 +50,14 @@ class Merger:
         only writer of the branch during a run, so new worktrees can start here without asking git."""
         return self._tip
 
-    async def land(self, task: Task, agent: str, commit: str) -> MergeResult:
-        """Merge `commit` onto the shared branch; record `CommitMerged` or `MergeConflicted`."""
+    async def land(self, task: Task, agent: str, commit: str, handoff: Handoff | None = None) -> MergeResult:
+        """Merge `commit` onto the shared branch; record `CommitMerged` or `MergeConflicted`.
+
+        With `handoff`, the merge ends the task (done) in the same board transaction that moves the
+        branch, and is refused (`REFUSED`, nothing merged) once `agent` no longer holds the task.
+        """
         loop = asyncio.get_running_loop()
-        landing = _Landing(task, agent, commit, loop.create_future())
+        landing = Landing(task, agent, commit, loop.create_future(), handoff)
         self._waiting.append(landing)
         self._wake()
         return await asyncio.shield(landing.result)  # a cancelled worker does not cancel the merge
@@ -115,16 +111,22 @@ class Merger:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stir.wait(), self._holds.next_expiry_s())
 
-    async def _merge(self, batch: Sequence[_Landing]) -> None:
+    async def _merge(self, batch: Sequence[Landing]) -> None:
         if self._holds.held():
             batch = await self._hold_back(batch)
             if not batch:
                 return
-        requests = [self._request(x) for x in batch]
-        loop = asyncio.get_running_loop()
-        results = await loop.run_in_executor(self._thread, self._rt.repo.merge_batch, requests)
+        gate = BatchGate(self._rt, batch)
+        try:
+            results = await asyncio.get_running_loop().run_in_executor(self._thread, self._merge_in, gate)
+        except Revoked as exc:
+            self._refuse(batch, exc.task_ids)
+            return
+        for event in gate.logged:
+            self._rt.show(event)
         for landing, result in zip(batch, results, strict=True):
-            self._record(landing, result, len(batch))
+            if landing.handoff is None or not result.merged:
+                self._record(landing, result, len(batch))
             if result.merged:
                 self._holds.release(landing.task.id)
             else:
@@ -138,7 +140,7 @@ class Merger:
             if not landing.result.done():
                 landing.result.set_result(result)
 
-    async def _hold_back(self, batch: Sequence[_Landing]) -> list[_Landing]:
+    async def _hold_back(self, batch: Sequence[Landing]) -> list[Landing]:
         """The landings free to merge now; the others wait in `_held_back` for the files they change."""
         checked = [x for x in batch if not self._holds.holds_any(x.task.id)]  # a holder never waits
         loop = asyncio.get_running_loop()
@@ -154,7 +156,7 @@ class Merger:
             self._rt.record(Event("MergeHeld", data, landing.task.id, landing.agent))
         return [x for x in batch if id(x) not in waits]
 
-    def _changed_paths(self, landings: Sequence[_Landing]) -> list[tuple[str, ...]]:
+    def _changed_paths(self, landings: Sequence[Landing]) -> list[tuple[str, ...]]:
         """The files each landing's commit changes against the tip (in the merger's thread); none when
         git cannot say (the merge itself will then report what is wrong)."""
         repo = self._rt.repo
@@ -167,23 +169,32 @@ class Merger:
                 changed.append(())
         return changed
 
-    def _request(self, landing: _Landing) -> MergeRequest:
+    def _merge_in(self, gate: BatchGate) -> list[MergeResult]:
+        """Merge the gate's batch (in the merger's thread); settle it when nothing had to move."""
+        requests = [self._request(x) for x in gate.batch]
+        results = self._rt.repo.merge_batch(requests, gate)
+        gate.settle(results)
+        return results
+
+    def _refuse(self, batch: Sequence[Landing], task_ids: tuple[int, ...]) -> None:
+        """Tasks no longer held get `REFUSED`; the rest of the batch goes back first in line."""
+        for landing in batch:
+            if landing.task.id in task_ids:
+                data = {"commit": landing.commit, "reason": "the task is no longer held (cancelled?)"}
+                self._rt.record(Event("MergeRefused", data, landing.task.id, landing.agent))
+                if not landing.result.done():
+                    landing.result.set_result(REFUSED)
+        self._waiting[:0] = [x for x in batch if x.task.id not in task_ids]
+
+    def _request(self, landing: Landing) -> MergeRequest:
         task, agent = landing.task, landing.agent
         message = f"{task.title}\n\nShipyard-Task: #{task.id}\nShipyard-Agent: {agent}\n"
         return MergeRequest(self._rt.config.branch, landing.commit, message, agent_identity(agent), HARNESS)
 
-    def _record(self, landing: _Landing, result: MergeResult, batch: int) -> None:
+    def _record(self, landing: Landing, result: MergeResult, batch: int) -> None:
         task_id, agent = landing.task.id, landing.agent
         if result.merged and result.sha is not None:
-            data = {
-                "sha": result.sha,
-                "commit": landing.commit,
-                "old_tip": result.old_tip,
-                "fast_forward": result.fast_forward,
-                "retries": result.retries,
-                "batch": batch,
-            }
-            self._rt.record(Event("CommitMerged", data, task_id, agent))
+            self._rt.record(merged_event(landing, result, batch))
         else:
             conflict = {"commit": landing.commit, "files": list(result.conflicts), "retries": result.retries}
             self._rt.record(Event("MergeConflicted", conflict, task_id, agent))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from shipyard.agent import StopReason
 from shipyard.domain import Event, Handoff, Role, Task
-from shipyard.fleet.briefing import board_summary, read_notes
+from shipyard.fleet.briefing import NO_VERDICT, VERDICT_META, board_summary, read_notes
 from shipyard.fleet.runtime import Runtime
 from shipyard.fleet.session import Session, run_session, snapshot
 from shipyard.fleet.sink import BoardSink, PlannerSeat
@@ -40,6 +40,7 @@ def _variables(
         "board": board_summary(rt.board.tasks()),
         "handoffs": handoffs,
         "steering": rt.board.get_meta("steering") or "(none)",
+        "verdict": rt.board.get_meta(VERDICT_META) or NO_VERDICT,
         "check_command": rt.config.check or "(none configured)",
         "max_tasks": str(rt.config.fleet.max_tasks_per_planner),
     }

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 
 from shipyard.domain import Decision, Event, Verdict
 from shipyard.errors import ShipyardError
+from shipyard.fleet import settings
 from shipyard.fleet.budget import BudgetedModel, over_budget
 from shipyard.fleet.chaos import TaskRunner, dying_runner, killer
 from shipyard.fleet.health import CheckResult, HealthMonitor
 from shipyard.fleet.judge import judge
 from shipyard.fleet.merger import Merger
 from shipyard.fleet.recovery import sweep_worktrees
+from shipyard.fleet.repair import MAX_FIXES, Repair
 from shipyard.fleet.runtime import Runtime
 from shipyard.fleet.scheduler import WorkPhase
 from shipyard.fleet.worker import work_on
@@ -32,7 +34,8 @@ class Fleet:
 
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
-        self._health = HealthMonitor(rt)
+        self._repair = Repair(rt, lambda task, agent, commit: self._merger.land(task, agent, commit))
+        self._health = HealthMonitor(rt, self._repair.on_check)
         self._merger = Merger(rt, self._health.request)
         rt.guard_model = lambda role, model: BudgetedModel(model, rt, role)
         self._runner: TaskRunner = lambda slot, task: work_on(rt, self._merger, slot, task)
@@ -53,6 +56,7 @@ class Fleet:
         rt.board.set_meta("state", "running")
         rt.board.set_meta("reason", "")
         rt.board.set_meta("control", "")  # a `stop` or `pause` from before this start is spent
+        settings.save(rt.board, rt.config)  # `resume` continues with these
         kind = "RunResumed" if resume else "RunStarted"
         budget = rt.config.budget
         data = {
@@ -82,9 +86,7 @@ class Fleet:
         planned = resumed and any(t.spec.cycle == cycle for t in rt.board.tasks())
         if not resumed:
             rt.record(Event("CycleStarted", {"cycle": cycle}))
-        phase = WorkPhase(rt, self._merger, cycle, self._budget_check, self._runner, plan_root=not planned)
-        await phase.run()
-        check = await self._health.settle()
+        check = await self._work(cycle, plan_root=not planned)
         if rt.stop.is_set:
             return "stopped", rt.stop.reason
         try:
@@ -102,6 +104,24 @@ class Fleet:
             )
         budget = over_budget(rt)
         return ("stopped", budget) if budget else None
+
+    async def _work(self, cycle: int, plan_root: bool) -> CheckResult | None:
+        """The cycle's work, then the check of the tip; while the branch is red and a fix is on the
+        board, the work goes on (a few rounds at most) before the judge is asked."""
+        rt = self._rt
+        await WorkPhase(rt, self._merger, cycle, self._budget_check, self._runner, plan_root=plan_root).run()
+        check = await self._settle()
+        for _ in range(MAX_FIXES):
+            if not self._repair.pending() or rt.stop.is_set:
+                break
+            await WorkPhase(rt, self._merger, cycle, self._budget_check, self._runner, plan_root=False).run()
+            check = await self._settle()
+        return check
+
+    async def _settle(self) -> CheckResult | None:
+        check = await self._health.settle()
+        await self._repair.settle()
+        return check
 
     def _budget_check(self) -> None:
         reason = over_budget(self._rt)

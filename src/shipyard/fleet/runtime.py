@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from shipyard.models.base import Model
 from shipyard.redact import Redactor
 
 STATE_DIR = ".shipyard"
+MERGES_KEPT = 10_000
 HARNESS = Identity("Shipyard", "shipyard@shipyard.local")
 
 Progress = Callable[[Event], None]
@@ -79,6 +81,10 @@ class Runtime:
     last_seen: dict[int, float] = field(default_factory=dict)
     # Why an agent was cancelled (e.g. stalled), so its task goes back with the reason.
     cancel_reasons: dict[int, str] = field(default_factory=dict)
+    # The latest merges this process saw (`CommitMerged`), for bisecting a red branch without a log scan.
+    merges: deque[Event] = field(default_factory=lambda: deque(maxlen=MERGES_KEPT))
+    # Planners to wake out of turn, with what they must hear (e.g. the shared branch went red).
+    wake_requests: list[tuple[str, str]] = field(default_factory=list)
     # One redactor for every transcript: it remembers the long texts it has already masked.
     redact: Redactor = field(default_factory=Redactor)
 
@@ -111,8 +117,14 @@ class Runtime:
     def record(self, event: Event) -> Event:
         """Append an event to the log and show it as progress."""
         stored = self.board.append(event)
-        if event.task_id is not None:
-            self.last_seen[event.task_id] = time.monotonic()
+        self.show(stored)
+        return stored
+
+    def show(self, stored: Event) -> None:
+        """Show an event already in the log as progress (and as a sign of life of its task)."""
+        if stored.task_id is not None:
+            self.last_seen[stored.task_id] = time.monotonic()
+        if stored.kind == "CommitMerged":
+            self.merges.append(stored)
         if self.progress is not None:
             self.progress(stored)
-        return stored

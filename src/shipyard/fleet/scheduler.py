@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from shipyard.domain import Event, Task, TaskKind
+from shipyard.domain import Event, Task, TaskKind, TaskStatus
 from shipyard.fleet.briefing import handoff_text
 from shipyard.fleet.guard import guarded
 from shipyard.fleet.merger import Merger
@@ -23,6 +23,7 @@ _POLL_S = 5.0
 # Waking planners needs a scan of the whole board, O(tasks). While agents run, the scan is done at most
 # once a second and takes at most a tenth of the time, so a large board does not slow dispatch down.
 _WAKE_SCAN_S = 1.0
+_REVOKE_SCAN_S = 1.0  # how often running agents' tasks are checked for a cancel
 
 
 class WorkPhase:
@@ -48,6 +49,7 @@ class WorkPhase:
         self._claims: dict[asyncio.Task[None], int] = {}
         self._changed = asyncio.Event()
         self._next_wake_scan = 0.0
+        self._next_revoke_scan = 0.0
         earlier = (t.id for t in rt.board.tasks() if t.is_final)  # handoffs of past cycles were read
         self._wakes = WakeTracker(rt.config.fleet.planner_wakes, earlier)
 
@@ -61,6 +63,7 @@ class WorkPhase:
             if control == "stop":
                 self._rt.stop.set("stopped by the person")
             self._cancel_stalled()
+            self._stop_revoked()
             if self._rt.stop.is_set:
                 self._cancel_all()
             elif control != "pause":
@@ -83,6 +86,23 @@ class WorkPhase:
                 self._rt.record(Event("AgentStalled", {"reason": reason}, task_id, self._running.get(task)))
                 task.cancel()
 
+    def _stop_revoked(self) -> None:
+        """An agent whose task was cancelled (by the person or a planner) is stopped; its worktree goes
+        with it and its slot takes the next task. Checked at most once a second (a task that went to
+        another agent after its lease expired needs no stop: the merge refuses its commit)."""
+        now = time.monotonic()
+        if not self._claims or now < self._next_revoke_scan:
+            return
+        self._next_revoke_scan = now + _REVOKE_SCAN_S
+        cancelled = {t.id for t in self._rt.board.tasks(TaskStatus.CANCELLED)}
+        for task, task_id in self._claims.items():
+            if task_id not in cancelled or task.done() or task_id in self._rt.cancel_reasons:
+                continue
+            reason = f"task #{task_id} was cancelled"
+            self._rt.cancel_reasons[task_id] = reason
+            self._rt.record(Event("AgentStopped", {"reason": reason}, task_id, self._running.get(task)))
+            task.cancel()
+
     def _cancel_all(self) -> None:
         """Stop every running agent; each gives its task back to the board on the way out."""
         for task in self._running:
@@ -96,6 +116,7 @@ class WorkPhase:
         claimed: Task | None = None,
     ) -> None:
         task = asyncio.get_running_loop().create_task(guarded(self._rt, coro, slot, claimed))
+        task.add_done_callback(lambda _t: coro.close())  # cancelled before it started: never awaited
         self._running[task] = slot
         if claimed is not None:
             self._claims[task] = claimed.id
@@ -117,7 +138,22 @@ class WorkPhase:
                 else:
                     self._start(self._runner(slot, task), slot, claimed=task)
 
+    def _wake_requested(self) -> None:
+        """Planners woken out of turn (the shared branch went red under their tasks)."""
+        while self._rt.wake_requests:
+            planner, text = self._rt.wake_requests.pop(0)
+            self._rt.record(Event("PlannerWoken", {"handoffs": [], "reason": "red"}, agent=planner))
+            self._wake(planner, text)
+
+    def _wake(self, planner: str, text: str) -> None:
+        plan_id = plan_task_of(planner)
+        if plan_id is None:
+            self._start(self._root_plan(text), slot=None, planner=planner)
+        else:
+            self._start(self._sub_wake(plan_id, text), slot=None, planner=planner)
+
     def _wake_planners(self) -> None:
+        self._wake_requested()
         started = time.monotonic()
         if self._running and started < self._next_wake_scan:
             return
@@ -125,12 +161,7 @@ class WorkPhase:
         self._next_wake_scan = started + max(_WAKE_SCAN_S, 10 * (time.monotonic() - started))
         for planner, ended in self._wakes.due(tasks):
             self._rt.record(Event("PlannerWoken", {"handoffs": [t.id for t in ended]}, agent=planner))
-            text = handoff_text(ended)
-            plan_id = plan_task_of(planner)
-            if plan_id is None:
-                self._start(self._root_plan(text), slot=None, planner=planner)
-            else:
-                self._start(self._sub_wake(plan_id, text), slot=None, planner=planner)
+            self._wake(planner, handoff_text(ended))
 
     async def _root_plan(self, handoffs: str) -> None:
         seat = PlannerSeat(ROOT, None, 0, self._cycle)

@@ -12,16 +12,17 @@ from typing import Any, TypeVar
 
 from shipyard.agent import AgentOutcome, StopReason
 from shipyard.agent.paths import read_inside
-from shipyard.domain import Handoff, Role, Task
-from shipyard.errors import UnsafeWorktreeError
+from shipyard.domain import Event, Handoff, Role, Task
+from shipyard.errors import BoardError, UnsafeWorktreeError
 from shipyard.fleet.attempts import Opening, keep_after, open_attempt
-from shipyard.fleet.briefing import read_notes, task_brief
-from shipyard.fleet.merger import Merger
+from shipyard.fleet.briefing import NOTES_BUDGET_CHARS, notes_size, read_notes, task_brief
+from shipyard.fleet.merger import REFUSED, Merger
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
 from shipyard.fleet.session import Session, run_session
 
 T = TypeVar("T")
 _MARKER_SCAN_BYTES = 4_000_000
+_NOTES_LONG = "NOTES.md IS TOO LONG: your change makes it"
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Seat:
     branch: str
     start: str  # the shared branch's tip the worktree was made from
     merge_head: str | None = None
+    notes_chars: int = 0  # NOTES.md's size when the worktree was made
 
 
 def handoff_of(outcome: AgentOutcome) -> Handoff:
@@ -57,6 +59,7 @@ async def work_on(rt: Runtime, merger: Merger, agent: str, task: Task) -> None:
     beat = asyncio.get_running_loop().create_task(_heartbeat(rt, seat))
     try:
         await asyncio.to_thread(rt.repo.add_worktree, seat.worktree, seat.branch, seat.start, spot)
+        seat.notes_chars = notes_size(seat.worktree)  # the tip's, before a kept attempt is brought in
         opening = await asyncio.to_thread(open_attempt, rt, task, agent, seat.worktree)
         await _attempt(rt, merger, seat, opening)
     finally:
@@ -69,10 +72,15 @@ async def work_on(rt: Runtime, merger: Merger, agent: str, task: Task) -> None:
 
 
 async def _heartbeat(rt: Runtime, seat: Seat) -> None:
+    """Renew the lease until the task ends; once it is lost (cancelled, expired) the scheduler stops the
+    agent and the merge is refused, so there is nothing more to renew."""
     lease_s = rt.config.fleet.lease_s
     while True:
         await asyncio.sleep(lease_s / 3)
-        rt.board.heartbeat(seat.task.id, seat.agent, lease_s)
+        try:
+            rt.board.heartbeat(seat.task.id, seat.agent, lease_s)
+        except BoardError:
+            return
 
 
 def _variables(rt: Runtime, seat: Seat, conflict: str) -> dict[str, str]:
@@ -80,6 +88,7 @@ def _variables(rt: Runtime, seat: Seat, conflict: str) -> dict[str, str]:
         **task_brief(seat.task),
         "check_command": rt.config.check or "(none configured)",
         "notes": read_notes(seat.worktree),
+        "notes_budget": str(NOTES_BUDGET_CHARS),
         "conflict": conflict,
     }
 
@@ -100,12 +109,29 @@ async def _attempt(rt: Runtime, merger: Merger, seat: Seat, opening: Opening) ->
         if unresolved:
             files, conflict = unresolved, _conflict_text(rt, unresolved, still=True)
             continue
+        conflict = _notes_over_budget(rt, seat)
+        if conflict:
+            continue
         landed, files = await _uninterrupted(_commit_and_land(rt, merger, seat, handoff))
         if landed or not files:
             return
         conflict = _conflict_text(rt, files)
-    reason = f"merge conflicts not resolved after {rounds} rounds: {conflict.splitlines()[0]}"
+    what = "NOTES.md over its budget" if conflict.startswith(_NOTES_LONG) else "merge conflicts not resolved"
+    reason = f"{what} after {rounds} rounds: {conflict.splitlines()[0]}"
     rt.board.fail(seat.task.id, reason, handoff)
+
+
+def _notes_over_budget(rt: Runtime, seat: Seat) -> str:
+    """What the worker must hear when its change made NOTES.md longer than the budget ("" when not)."""
+    size = notes_size(seat.worktree)
+    if size <= NOTES_BUDGET_CHARS or size <= seat.notes_chars:
+        return ""
+    data = {"chars": size, "budget": NOTES_BUDGET_CHARS}
+    rt.record(Event("NotesOverBudget", data, seat.task.id, seat.agent))
+    return (
+        f"{_NOTES_LONG} {size} characters, over the budget of {NOTES_BUDGET_CHARS}. Condense it (merge "
+        "entries, drop what is stale or obvious from the code) to fit the budget, then call finish again."
+    )
 
 
 async def _uninterrupted(coro: Coroutine[Any, Any, T]) -> T:
@@ -155,10 +181,11 @@ async def _commit_and_land(
         _give_back(rt, seat, "finished without changes to merge", handoff)
         return False, ()
     for _ in range(3):
-        result = await merger.land(seat.task, seat.agent, head)
+        result = await merger.land(seat.task, seat.agent, head, handoff)
         if result.merged and result.sha is not None:
-            rt.board.complete(seat.task.id, seat.agent, [result.sha], handoff)
-            return True, ()
+            return True, ()  # the merger ended the task with the merge
+        if result is REFUSED:
+            return True, ()  # the task was cancelled (or lost its lease): it ends here, unmerged
         files, tip = await asyncio.to_thread(_merge_latest, rt, seat)
         seat.merge_head = tip if files else None
         if files:

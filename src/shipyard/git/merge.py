@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard.errors import GitError, RepoError
 from shipyard.git.identity import Identity, identity_env
-from shipyard.git.ref import OBJECT_ID, branch_tip, merge_base, rev_parse
+from shipyard.git.ref import OBJECT_ID, branch_tip, merge_base, rev_parse, tree_of
 from shipyard.git.run import git, nul_split
 
 MAX_RETRIES = 50
@@ -35,6 +35,11 @@ class MergeResult:
     fast_forward: bool
 
 
+# Runs the branch's compare-and-swap (the callable: None when it won, else why not) with the results it
+# would land; the caller may wrap it in its own transaction or refuse by raising (nothing then moves).
+Gate = Callable[[Sequence[MergeResult], Callable[[], str | None]], str | None]
+
+
 @dataclass(frozen=True)
 class MergeRequest:
     """One commit to land on one branch, and who the merge commit is by."""
@@ -51,13 +56,14 @@ def merge_onto(cwd: Path, request: MergeRequest) -> MergeResult:
     return merge_batch(cwd, [request])[0]
 
 
-def merge_batch(cwd: Path, requests: Sequence[MergeRequest]) -> list[MergeResult]:
+def merge_batch(cwd: Path, requests: Sequence[MergeRequest], gate: Gate | None = None) -> list[MergeResult]:
     """Land several commits on one branch with a single compare-and-swap of the branch.
 
     Each commit is merged in memory onto the result of the one before it (its own merge commit, so
     history reads as if they landed one by one); a commit that conflicts is left out and reported. The
     branch then moves once, from the tip read at the start to the last result. Losing the swap means
-    another update came first: the whole batch starts over on the new tip.
+    another update came first: the whole batch starts over on the new tip. `gate`, when given, runs
+    each swap (see `Gate`).
     """
     if not requests:
         return []
@@ -66,7 +72,7 @@ def merge_batch(cwd: Path, requests: Sequence[MergeRequest]) -> list[MergeResult
     commits = [_resolve(cwd, r.commit) for r in requests]
     lost = ""
     for retries in range(MAX_RETRIES + 1):
-        outcome = _attempt(cwd, requests, commits, retries)
+        outcome = _attempt(cwd, requests, commits, retries, gate)
         if not isinstance(outcome, str):
             return outcome
         lost = outcome
@@ -89,7 +95,7 @@ def _resolve(cwd: Path, commit: str) -> str:
 
 
 def _attempt(
-    cwd: Path, requests: Sequence[MergeRequest], commits: Sequence[str], retries: int
+    cwd: Path, requests: Sequence[MergeRequest], commits: Sequence[str], retries: int, gate: Gate | None
 ) -> list[MergeResult] | str:
     """One try against the current tip; why the swap was lost when another update came first."""
     branch = requests[0].branch
@@ -110,7 +116,11 @@ def _attempt(
         results.append(result)
     if head == tip:  # nothing to move: every commit conflicted or was already there
         return results
-    lost = _swap(cwd, requests[-1], head, tip)
+
+    def swap() -> str | None:
+        return _swap(cwd, requests[-1], head, tip)
+
+    lost = swap() if gate is None else gate(results, swap)
     return results if lost is None else lost
 
 
@@ -139,6 +149,12 @@ def _merge_onto_head(cwd: Path, head: str, request: MergeRequest, commit: str, r
         return MergeResult(False, None, head, conflicts, retries, fast_forward=False)
     new = _commit_tree(cwd, tree, (head, commit), request)
     return MergeResult(True, new, head, (), retries, fast_forward=False)
+
+
+def undo_commit(cwd: Path, commit: str, before: str, request: MergeRequest) -> str:
+    """A commit on top of `commit` whose tree is `before`'s, built from objects alone: merged onto a
+    branch that holds `commit`, it takes back what `commit` changed since `before` (a revert)."""
+    return _commit_tree(cwd, tree_of(cwd, before), (commit,), request)
 
 
 def changed_paths(cwd: Path, tip: str, commit: str) -> tuple[str, ...]:

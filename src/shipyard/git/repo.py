@@ -12,7 +12,15 @@ from shipyard.git.attempt import AttemptStore
 from shipyard.git.checkout import sync_checkout
 from shipyard.git.commit import commit_all, start_merge, status_paths
 from shipyard.git.identity import SHIPYARD, Identity, identity_env
-from shipyard.git.merge import MergeRequest, MergeResult, changed_paths, merge_batch, merge_onto
+from shipyard.git.merge import (
+    Gate,
+    MergeRequest,
+    MergeResult,
+    changed_paths,
+    merge_batch,
+    merge_onto,
+    undo_commit,
+)
 from shipyard.git.ref import branch_tip, current_branch, is_ancestor, rev_parse
 from shipyard.git.run import MIN_VERSION, git, git_version
 from shipyard.git.worktree import add_worktree, list_worktrees, remove_worktree
@@ -166,9 +174,14 @@ class GitRepo:
         request = MergeRequest(branch, commit, message, author, committer)
         return merge_onto(self.root, request)
 
-    def merge_batch(self, requests: Sequence[MergeRequest]) -> list[MergeResult]:
+    def merge_batch(self, requests: Sequence[MergeRequest], gate: Gate | None = None) -> list[MergeResult]:
         """Land several commits on one branch with one compare-and-swap; a result per request, in order."""
-        return merge_batch(self.root, requests)
+        return merge_batch(self.root, requests, gate)
+
+    def undo_commit(self, commit: str, before: str, message: str, identity: Identity) -> str:
+        """A commit that, merged onto a branch holding `commit`, reverts it to `before`'s content."""
+        request = MergeRequest("", commit, message, identity, identity)
+        return undo_commit(self.root, commit, before, request)
 
     def changed_paths(self, tip: str, commit: str) -> tuple[str, ...]:
         """The files `commit` changes on its own side of a merge with `tip`."""

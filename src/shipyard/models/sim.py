@@ -173,10 +173,25 @@ def _missing(w: SimWorkload, results: dict[str, str], lo: int, hi: int) -> list[
     return [i for i in range(lo, hi) if w.own_name(i) not in present]
 
 
-def _split(items: Sequence[int], parts: int) -> list[Sequence[int]]:
-    """`items` cut into `parts` contiguous runs of near-equal length."""
-    size = len(items) / parts
-    return [items[round(k * size) : round((k + 1) * size)] for k in range(parts)]
+def _by_area(w: SimWorkload, items: Sequence[int]) -> list[list[int]]:
+    """`items` (ascending) in runs that share an area folder."""
+    groups: list[list[int]] = []
+    for i in items:
+        if groups and groups[-1][-1] // w.area_size == i // w.area_size:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def _pack(groups: Sequence[list[int]], parts: int) -> list[list[int]]:
+    """Whole `groups`, in order, packed into `parts` contiguous chunks of near-equal size."""
+    total, done = sum(len(g) for g in groups), 0
+    chunks: list[list[int]] = [[] for _ in range(parts)]
+    for group in groups:
+        chunks[min(parts - 1, done * parts // total)].extend(group)
+        done += len(group)
+    return [c for c in chunks if c]
 
 
 class _Planner:
@@ -207,13 +222,20 @@ class _Planner:
     def _plan(self, missing: list[int]) -> list[ToolCall]:
         limit = self.w.per_planner
         can_delegate = any(t.name == "delegate" for t in self.req.tools)
-        if len(missing) <= limit or not can_delegate:
-            return [call("create_task", f"t{i}", **self.w.task_args(i)) for i in missing[:limit]]
-        parts = min(limit, math.ceil(len(missing) / limit))
-        chunks = _split(missing, parts)
+        groups = _by_area(self.w, missing)
+        if len(missing) <= limit or not can_delegate or len(groups) < 2:
+            return [call("create_task", f"t{i}", **self._task_args(i)) for i in missing[:limit]]
+        parts = min(limit, math.ceil(len(missing) / limit), len(groups))
+        chunks = _pack(groups, parts)  # whole areas each: delegations never overlap
         return [
             call("delegate", f"d{n}", **self.w.delegate_args(c[0], c[-1] + 1)) for n, c in enumerate(chunks)
         ]
+
+    def _task_args(self, i: int) -> dict[str, Any]:
+        """A sub-planner's task names only its own file, inside the area it was handed; the hot file
+        it also appends to lies outside, the kind of deviation real workers report."""
+        args = self.w.task_args(i)
+        return {**args, "scope": [self.w.own_path(i)]} if self.req.role is Role.SUBPLANNER else args
 
     def _finish(self, summary: str) -> ToolCall:
         return call("finish", "finish", summary=summary)

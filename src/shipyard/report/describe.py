@@ -57,6 +57,19 @@ _LINES: dict[str, Line] = {
         f"({e.data.get('files')} files"
         + (f", conflicts in {', '.join(e.data['conflicts'])})" if e.data.get("conflicts") else ")")
     ),
+    "MergeRefused": lambda e: f"{e.agent}'s merge of {_task(e)} refused: {e.data.get('reason', '')}",
+    "AgentStopped": lambda e: f"{e.agent} stopped on {_task(e)}: {e.data.get('reason', '')}",
+    "NotesOverBudget": lambda e: (
+        f"{e.agent}: NOTES.md is {e.data.get('chars')} characters (budget {e.data.get('budget')}); sent back"
+    ),
+    "MainRed": lambda e: f"SHARED BRANCH RED at {_sha(e)} (exit {e.data.get('exit_code')}); bisecting",
+    "CulpritFound": lambda e: (
+        f"culprit: the merge of {_task(e)} ({_sha(e)}), after {e.data.get('probes')} probe(s)"
+        if e.task_id is not None
+        else "culprit: not among this run's merges"
+    ),
+    "FixWritten": lambda e: f"fix {_task(e)} written at top priority for {e.agent}",
+    "MainGreen": lambda e: f"shared branch green again at {_sha(e)} after {e.data.get('red_s')}s red",
     "RunFinished": lambda e: f"run {e.data.get('state')}: {e.data.get('reason', '')}",
 }
 

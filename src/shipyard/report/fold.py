@@ -12,6 +12,8 @@ from typing import Any
 from shipyard.domain import Event
 from shipyard.report.agents import AgentTracker
 from shipyard.report.cache import CacheFold
+from shipyard.report.spells import KINDS as SPELL_KINDS
+from shipyard.report.spells import RedSpells
 
 _SETBACKS = ("TaskReleased", "LeaseExpired", "AgentCrashed", "AgentStalled")
 _FINAL = ("TaskCompleted", "TaskFailed", "TaskCancelled")
@@ -38,6 +40,7 @@ class Health:
     failures: int = 0
     last: dict[str, Any] | None = None
     last_green_at: float | None = None
+    spells: RedSpells = field(default_factory=RedSpells)
 
     def view(self, now: float, since: float | None) -> dict[str, Any]:
         red = self.last is not None and not self.last.get("passed")
@@ -53,6 +56,7 @@ class Health:
             "green": None if self.last is None else not red,
             "last_green_at": self.last_green_at,
             "since_green_s": None if since_green is None else round(since_green, 1),
+            **self.spells.view(now),
         }
 
 
@@ -100,6 +104,8 @@ class RunFold:
             return self._setback
         if kind in _FINAL:
             return self._ended
+        if kind in SPELL_KINDS:
+            return self.health.spells.apply
         handlers: dict[str, Callable[[Event], None]] = {
             "ModelCalled": self._model,
             "TaskClaimed": self._claimed,
@@ -153,6 +159,7 @@ class RunFold:
 
     def _merged(self, e: Event) -> None:
         self.merged += 1
+        self.health.spells.merged()
         self.checkout_behind = ""
         if e.agent:
             self.authors.add(e.agent)

@@ -69,6 +69,7 @@ def _page(
 <p class="muted">made {made}</p>
 {_summary(status, line)}
 {_problems(status["problems"])}
+{_red_spells(status["health"])}
 <h2>Plots</h2>
 {images}
 <h2>Cost by role</h2>
@@ -96,6 +97,24 @@ def _summary(status: dict[str, Any], line: Timeline) -> str:
     ]
     cells = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in items)
     return f"<table>{cells}</table>"
+
+
+def _red_spells(health: dict[str, Any]) -> str:
+    """Each red spell of the shared branch: when, the culprit merge, the fix tasks, time to green."""
+    spells = health.get("red_spells") or []
+    if not spells:
+        return ""
+    rows = []
+    for s in spells:
+        culprit = f"{str(s['culprit'])[:10]} (#{s['culprit_task']})" if s["culprit"] else "not found"
+        fixes = ", ".join(f"#{i}" for i in s["fixes"]) or "none"
+        green = "still red" if s["red_s"] is None else f"green again after {ago(s['red_s'])}"
+        cells = (str(s["sha"])[:10], culprit, fixes, green)
+        rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
+    share = health.get("green_share_of_merges")
+    head = "<tr><th>red at</th><th>culprit merge</th><th>fix tasks</th><th>outcome</th></tr>"
+    note = "" if share is None else f"<p>{share:.0%} of merges landed on a green branch.</p>"
+    return f"<h2>Red spells of the shared branch</h2><table>{head}{''.join(rows)}</table>{note}"
 
 
 def _problems(problems: list[dict[str, Any]]) -> str:

@@ -58,6 +58,13 @@ def _health(fold: RunFold, now: float) -> list[dict[str, Any]]:
     since = f"green {ago(now - green)} ago" if green else "never green in this run"
     sha = str(last.get("sha") or "")[:10]
     text = f"the shared branch is red: the check failed on {sha} (exit {last.get('exit_code')}); {since}"
+    spells = fold.health.spells
+    if spells.red:
+        spell = spells.spells[-1]
+        if spell["culprit"]:
+            text += f"; culprit: the merge of #{spell['culprit_task']} ({str(spell['culprit'])[:10]})"
+        if spell["fixes"]:
+            text += f"; fix: {', '.join(f'#{i}' for i in spell['fixes'])}"
     return [_problem("branch_red", "error", text)]
 
 

@@ -148,6 +148,14 @@ function renderHealth(h) {
       last.passed ? "green" : "red");
   }
   add("checks", `${h.checks} (${h.failures} failed)`);
+  const spell = h.red && h.red_spells && h.red_spells[h.red_spells.length - 1];
+  if (spell) {
+    add("culprit", spell.culprit ? `merge of #${spell.culprit_task} (${String(spell.culprit).slice(0, 10)})` : "looking", "red");
+    add("fix", spell.fixes.length ? spell.fixes.map((i) => `#${i}`).join(", ") : "not yet", "red");
+  }
+  const spells = h.red_to_green_s;
+  if (spells && spells.spells) add("red spells", `${spells.spells} ended, longest ${duration(spells.max)}`);
+  if (h.green_share_of_merges != null) add("merges on green", `${Math.round(h.green_share_of_merges * 100)}%`);
   $("health").replaceChildren(...rows);
 }
 
