@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from backend_fakes import last_result
 from test_real_clis import HANDOFF, TASK, _assert_landed, _backend, _scripts, _tool_names
 
 from cli_helpers import git, invoke
@@ -35,16 +36,6 @@ def _system_python_lacks_pytest() -> bool:
     return subprocess.run(["python3", "-c", "import pytest"], env=env, capture_output=True).returncode != 0
 
 
-def _last_result(api: str, body: dict[str, Any]) -> str:
-    """The text of the last tool result in a request (Claude Code's Bash, Codex's exec_command)."""
-    if api == "anthropic":
-        blocks = [b for m in body["messages"] if isinstance(m["content"], list) for b in m["content"]]
-        found: Any = [b["content"] for b in blocks if b.get("type") == "tool_result"][-1]
-    else:
-        found = [i["output"] for i in body["input"] if i.get("type") == "function_call_output"][-1]
-    return found if isinstance(found, str) else json.dumps(found)
-
-
 class Worker:
     """The worker's model: write hello.py and run the tests in one command, then hand off; it keeps
     what the command printed."""
@@ -61,7 +52,7 @@ class Worker:
                 ("Bash", {"command": WORK}) if api == "anthropic" else ("exec_command", {"cmd": WORK})
             )
             return FakeReply(tool_calls=[(name, args)])
-        self.outputs.append(_last_result(api, body))
+        self.outputs.append(last_result(api, body))
         if api == "anthropic":
             return FakeReply(tool_calls=[("StructuredOutput", HANDOFF)])
         return FakeReply(text=json.dumps(HANDOFF))

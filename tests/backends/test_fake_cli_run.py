@@ -16,7 +16,12 @@ from shipyard.domain import Event, Task
 TASK = {"title": "Write hello.py", "description": "d", "acceptance": "a", "scope": ["hello.py"]}
 
 
-def _setup(repo: Path, tmp_path: Path, cli: Path, extra: str = "", attempts: int = 1) -> None:
+UNCONFINED = "[sandbox]\nenabled = false\n"  # the CLI on the host: only the isolation check guards
+
+
+def _setup(
+    repo: Path, tmp_path: Path, cli: Path, extra: str = "", attempts: int = 1, confined: bool = True
+) -> None:
     """A scripted planner and judge around one worker slot played by the fake `claude` at `cli`."""
     script = write_script(
         tmp_path / "script.json",
@@ -33,6 +38,7 @@ def _setup(repo: Path, tmp_path: Path, cli: Path, extra: str = "", attempts: int
         f'goal = "write hello.py"\nworkers = 1\n[fleet]\nmax_attempts = {attempts}\n'
         f'[models]\nplanner = "scripted:{script}"\njudge = "scripted:{script}"\n'
         f'[[backends.worker]]\ncli = "claude"\nbinary = {toml_str(cli)}\n{extra}'
+        + ("" if confined else UNCONFINED)
     )
 
 
@@ -74,12 +80,12 @@ OUTSIDE = {  # where: (what the fake CLI does there, what the isolation check mu
 
 
 @pytest.mark.parametrize("where", list(OUTSIDE))
-def test_a_cli_that_writes_outside_its_worktree_fails_its_attempt(
+def test_an_unconfined_cli_that_writes_outside_its_worktree_fails_its_attempt(
     repo: Path, tmp_path: Path, where: str
 ) -> None:
     git(repo, "worktree", "add", "-q", str(repo.parent / "other"), "-b", "other")
     action, expected = OUTSIDE[where]
-    _setup(repo, tmp_path, claude_like(tmp_path / "claude", before=action))
+    _setup(repo, tmp_path, claude_like(tmp_path / "claude", before=action), confined=False)
     result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k"})
     assert result.exit_code == 0, result.stdout + result.stderr
     tasks, events = _board(repo)
@@ -89,6 +95,23 @@ def test_a_cli_that_writes_outside_its_worktree_fails_its_attempt(
     assert len(violations) == 1 and violations[0].agent == "worker-1"
     assert len(violations[0].data["changes"]) == 1 and expected in violations[0].data["changes"][0]
     assert "hello.py" not in git(repo, "ls-tree", "--name-only", "main")  # its work did not land
+
+
+@pytest.mark.parametrize("where", list(OUTSIDE))
+def test_a_cli_in_the_sandbox_cannot_write_outside_its_worktree(
+    repo: Path, tmp_path: Path, where: str
+) -> None:
+    git(repo, "worktree", "add", "-q", str(repo.parent / "other"), "-b", "other")
+    before = git(repo, "rev-parse", "main"), (repo.parent / "other" / "README.md").read_text()
+    _setup(repo, tmp_path, claude_like(tmp_path / "claude", before=OUTSIDE[where][0]))
+    result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k"})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    tasks, events = _board(repo)
+    assert tasks[0].status.value == "failed" and tasks[0].handoff is not None
+    assert "claude failed (exit code 1)" in tasks[0].handoff.summary  # its write was refused
+    assert not [e for e in events if e.kind == "IsolationViolated"]  # prevented, so nothing to catch
+    assert not (repo / "stray.txt").exists()
+    assert (git(repo, "rev-parse", "main"), (repo.parent / "other" / "README.md").read_text()) == before
 
 
 HANG_ONCE = """
@@ -103,8 +126,8 @@ if not marker.exists():
 
 
 def test_a_hung_cli_is_stopped_and_its_task_returns(repo: Path, tmp_path: Path) -> None:
-    cli = claude_like(tmp_path / "claude", before=HANG_ONCE)
-    _setup(repo, tmp_path, cli, extra="idle_timeout_s = 2\n", attempts=2)
+    cli = claude_like(tmp_path / "claude", before=HANG_ONCE)  # it keeps notes next to itself: unconfined
+    _setup(repo, tmp_path, cli, extra="idle_timeout_s = 2\n", attempts=2, confined=False)
     result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k"})
     assert result.exit_code == 0, result.stdout + result.stderr
     tasks, events = _board(repo)
@@ -175,8 +198,8 @@ def test_merges_by_other_agents_meanwhile_are_not_violations(repo: Path, tmp_pat
     cli = claude_like(tmp_path / "claude", before=WAIT_FOR_THE_OTHER_MERGE)
     (repo / "shipyard.toml").write_text(
         f'goal = "g"\nworkers = 2\n[fleet]\nmax_attempts = 1\n[models]\ndefault = "scripted:{script}"\n'
-        f'[[backends.worker]]\ncli = "claude"\nshare = 0.5\nbinary = {toml_str(cli)}\n'
-    )
+        f'[[backends.worker]]\ncli = "claude"\nshare = 0.5\nbinary = {toml_str(cli)}\n{UNCONFINED}'
+    )  # unconfined: it watches the shared branch in the checkout, which a sandbox hides
     result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k"})
     assert result.exit_code == 0, result.stdout + result.stderr
     tasks, events = _board(repo)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from shipyard.agent.backend import AgentBackend
 from shipyard.backends.catalog import KINDS
 from shipyard.backends.cli import CliBackend
+from shipyard.backends.confine import CliSandbox
 from shipyard.backends.dialect import CliSettings
 from shipyard.backends.isolation import IsolationGuard
 from shipyard.backends.metering import RunHooks, upstream_for
@@ -41,12 +42,15 @@ class BackendPicker:
         guard: IsolationGuard,
         environ: Mapping[str, str],
         hooks: RunHooks | None = None,
+        sandbox: CliSandbox | None = None,
     ) -> None:
         self.gateway = Gateway(gateway_upstreams(settings))
         self._backends = {
             role: [_backend(s, guard, environ, self.gateway, hooks or RunHooks()) for s in entries]
             for role, entries in settings.items()
         }
+        for backend in {id(b): b for entries in self._backends.values() for b in entries}.values():
+            backend.sandbox = sandbox
         counts = slot_counts([s.share for s in settings.get(Role.WORKER, [])], workers)
         self._worker_slots: dict[int, CliBackend] = {}
         slot = 1
