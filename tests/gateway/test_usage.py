@@ -138,3 +138,17 @@ def test_a_stream_passes_event_by_event_and_is_metered_at_its_end(trickle: Trick
     assert first + rest == ANTHROPIC_STREAM
     (call,) = calls
     assert call.streamed and (call.tally.input_tokens, call.tally.output_tokens) == (1205, 42)
+
+
+def test_backoff_doubles_without_retry_after_and_resets_on_success() -> None:
+    from shipyard.gateway import Backoff
+
+    now = [100.0]
+    backoff = Backoff(first_s=1.0, max_s=5.0, clock=lambda: now[0])
+    assert [backoff.throttled("a", {}) for _ in range(4)] == [1.0, 2.0, 4.0, 5.0]
+    assert backoff.wait_s("a") == 5.0 and backoff.wait_s("b") == 0.0  # per upstream
+    assert backoff.throttled("a", {"Retry-After": "0.5"}) == 0.5
+    assert backoff.wait_s("a") == 5.0  # a shorter wait never shortens one already promised
+    now[0] += 5.0
+    backoff.succeeded("a")
+    assert backoff.wait_s("a") == 0.0 and backoff.throttled("a", {}) == 1.0

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from shipyard.agent import cgroup
 from shipyard.agent.mount import View, git_layout, mount_args
-from shipyard.agent.sandbox import HostSupport, SandboxPolicy, probe
+from shipyard.agent.sandbox import HostSupport, SandboxPolicy, SandboxSettings, probe
 from shipyard.gateway import forward
 
 INNER_PORT = 8087  # the forwarder's port on the sandbox's own loopback
@@ -46,6 +46,11 @@ class CliSandbox:
     def __init__(self, policy: SandboxPolicy, host: HostSupport | None = None) -> None:
         self.policy = policy
         self._host = host
+
+    @classmethod
+    def of(cls, settings: SandboxSettings) -> CliSandbox:
+        """The CLI sandbox for a project's `[sandbox]` settings."""
+        return cls(SandboxPolicy.of(settings))
 
     @property
     def host(self) -> HostSupport:

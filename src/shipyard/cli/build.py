@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from shipyard.agent.sandbox import SandboxPolicy, require_sandbox
+from shipyard.agent.sandbox import require_sandbox
 from shipyard.backends import BackendPicker, IsolationGuard, check_backends, covered_roles
-from shipyard.backends.confine import CliSandbox
 from shipyard.backends.metering import RunHooks
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.cli.checks import BOARD_FILE, archive_board, board_path, check_checkout
@@ -120,8 +119,7 @@ def build_runtime(
         guard = IsolationGuard(repo.root, config.branch, state)
         clis = check_backends(config, env)
         hooks = RunHooks(rt.record, lambda: over_budget(rt) or rt.stop.reason, rt.stop.set)
-        sandbox = CliSandbox(SandboxPolicy.of(config.sandbox))
-        rt.pick_backend = BackendPicker(clis, config.workers, guard, env, hooks, sandbox)
+        rt.pick_backend = BackendPicker(clis, config.workers, guard, env, hooks, config)
     return rt
 
 
