@@ -122,7 +122,8 @@ def test_claude_code_worker_lands_its_task(repo: Path, tmp_path: Path) -> None:
     assert shell and "cat > hello.py" in shell[0].data["args"]
     usage = [e for e in transcript if e.kind == "ModelCalled" and e.data["input_tokens"]]
     assert usage[-1].data["cost_usd"] > 0  # Claude Sonnet is in the price table
-    assert len(usage) == len(server.requests)  # every call metered by the gateway
+    served = [(INPUT_TOKENS, OUTPUT_TOKENS)] * len(server.requests)  # every call metered by the gateway
+    assert [(e.data["input_tokens"], e.data["output_tokens"]) for e in usage] == served
     assert all(h.get("x-api-key") == "test-key" for h in server.request_headers)  # added by the gateway
 
 
