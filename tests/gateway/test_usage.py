@@ -26,6 +26,7 @@ START = {
             "input_tokens": 5,
             "cache_read_input_tokens": 1000,
             "cache_creation_input_tokens": 200,
+            "cache_creation": {"ephemeral_5m_input_tokens": 150, "ephemeral_1h_input_tokens": 50},
             "output_tokens": 1,
         },
     },
@@ -55,15 +56,22 @@ def test_a_streamed_anthropic_reply_in_any_chunks_gives_all_tokens_with_cache(si
         1000,
         200,
     )
-    assert t.model == "claude-x"
+    assert t.cache_write_1h_tokens == 50 and t.model == "claude-x"
+    assert (t.usage.input_tokens, t.usage.output_tokens) == (1205, 42)
 
 
 def test_openai_usage_counts_cached_tokens_as_input() -> None:
     responses = Meter("responses")
-    usage = {"input_tokens": 900, "input_tokens_details": {"cached_tokens": 800}, "output_tokens": 30}
+    usage = {
+        "input_tokens": 900,
+        "input_tokens_details": {"cached_tokens": 800},
+        "output_tokens": 30,
+        "output_tokens_details": {"reasoning_tokens": 20},
+    }
     responses.event({"type": "response.created", "response": {"model": "gpt-x", "usage": None}})
     responses.event({"type": "response.completed", "response": {"model": "gpt-x", "usage": usage}})
-    assert (responses.tally.input_tokens, responses.tally.cache_read_tokens) == (900, 800)
+    t = responses.tally
+    assert (t.input_tokens, t.cache_read_tokens, t.output_tokens, t.reasoning_tokens) == (900, 800, 30, 20)
     chat = Meter("chat")
     reader = EventReader(chat)
     last = {"model": "gpt-x", "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 3}}
