@@ -91,6 +91,6 @@ def test_a_cli_worker_in_the_sandbox_reaches_only_the_gateway(repo: Path, tmp_pa
     assert "MODEL-SERVER ConnectionRefusedError" in output  # only the gateway, through the forwarder
     assert "OUTSIDE open" not in output and "OUTSIDE " in output
     assert "WRITE OSError" in output and not (repo / "stray.txt").exists()
-    assert "SHIPYARD_GATEWAY_TOKEN=shipyard-" in output or "ANTHROPIC_API_KEY=shipyard-" in output
+    assert "SHIPYARD_GATEWAY_TOKEN=sk-shipyard-" in output or "ANTHROPIC_API_KEY=sk-shipyard-" in output
     assert KEY not in output and KEY not in json.dumps(server.requests)  # not even Shipyard's own environ
     _assert_landed(repo, Result(done))

@@ -275,12 +275,14 @@ def test_the_key_never_reaches_a_cli_only_its_gateway_token(repo: Path, tmp_path
     sent = json.dumps(server.requests)
     assert KEY not in sent and "SECRET-of-the-person" not in sent
     token_env = "ANTHROPIC_API_KEY" if cli == "claude" else "SHIPYARD_GATEWAY_TOKEN"
-    assert f"{token_env}=shipyard-" in sent  # the probe ran and found the run's gateway token only
+    assert f"{token_env}=sk-shipyard-" in sent  # the probe ran and found the run's gateway token only
     auth = [
         h.get("x-api-key") or h.get("authorization", "").removeprefix("Bearer ")
         for h in server.request_headers
     ]
     assert set(auth) == {KEY}  # the gateway put the key on every upstream request
+    transcript = json.dumps([e.data for e in _assert_landed(repo, result)])
+    assert f"{token_env}=[REDACTED]" in transcript and "sk-shipyard-" not in transcript  # token masked
 
 
 @pytest.mark.parametrize("cli", ["claude", "codex"])

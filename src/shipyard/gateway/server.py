@@ -76,7 +76,7 @@ class Gateway:
         with self._lock:
             if self._live is None:
                 self._live = _Live.start(self)
-            token = "shipyard-" + secrets.token_urlsafe(24)
+            token = "sk-shipyard-" + secrets.token_urlsafe(24)  # key-shaped: redacted wherever it shows
             grant = Grant(
                 agent, self.upstreams[upstream], token, f"{self._live.url}/{upstream}", on_call, gate
             )
