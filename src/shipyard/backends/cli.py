@@ -112,7 +112,8 @@ class CliBackend:
             return Command(launch.argv, job.worktree, launch.env, launch.stdin), None
         inner = Endpoint(f"http://127.0.0.1:{INNER_PORT}/{self.upstream}", job.endpoint.token)
         launch = self.dialect.launch(replace(job, endpoint=inner, confined=True))
-        confined = self.sandbox.wrap(launch.argv, job.worktree, job.home.root, self.gateway.socket)
+        venv = [Path(self.environ["VIRTUAL_ENV"])] if self.environ.get("VIRTUAL_ENV") else []
+        confined = self.sandbox.wrap(launch.argv, job.worktree, job.home.root, self.gateway.socket, venv)
         return Command(confined.argv, job.worktree, launch.env, launch.stdin), confined
 
     def _session(self, run: AgentRun, observer: Observer | None, report: Report) -> GatewaySession:

@@ -63,13 +63,17 @@ class CliSandbox:
         """Whether CLIs run inside bubblewrap (False: the sandbox is off, or missing and waived)."""
         return self.policy.enabled and not self.host.problem
 
-    def wrap(self, argv: Sequence[str], worktree: Path, home: Path, socket: Path) -> Confined:
-        """`argv` (the CLI, run in `worktree`) inside the sandbox, reaching the gateway at `socket`."""
+    def wrap(
+        self, argv: Sequence[str], worktree: Path, home: Path, socket: Path, shown: Sequence[Path] = ()
+    ) -> Confined:
+        """`argv` (the CLI, run in `worktree`) inside the sandbox, reaching the gateway at `socket`;
+        `shown`: more folders to show read-only (the activated virtualenv)."""
         script = home / "forward.py"
         shutil.copyfile(forward.__file__, script)
         inner = [sys.executable, "-I", str(script), str(socket), str(INNER_PORT), "--", *argv]
         group = self._cgroup()
-        args = [self.host.bwrap, *self._flags(), *self._mounts(argv[0], worktree, home, socket)]
+        shown = [install_folder(Path(argv[0])), *shown]
+        args = [self.host.bwrap, *self._flags(), *self._mounts(shown, worktree, home, socket)]
         args += ["--", self.host.prlimit, *self._limits(), "--", *inner]
         if group is None:
             return Confined(args)
@@ -79,11 +83,11 @@ class CliSandbox:
         flags = ["--die-with-parent", "--new-session", *_NAMESPACES, "--unshare-net", "--cap-drop", "ALL"]
         return flags + (["--disable-userns"] if self.host.modern else [])
 
-    def _mounts(self, binary: str, worktree: Path, home: Path, socket: Path) -> list[str]:
+    def _mounts(self, shown: Sequence[Path], worktree: Path, home: Path, socket: Path) -> list[str]:
         p = self.policy
         view = View(
             home=_person_home(),
-            exposed=[*_python_paths(), install_folder(Path(binary)), *map(Path, p.extra_ro_paths)],
+            exposed=[*_python_paths(), *shown, *map(Path, p.extra_ro_paths)],
             hidden=[Path(h) for h in p.hidden_paths],
             tmp_bytes=p.tmp_mb * _MB if self.host.modern else 0,
         )
