@@ -10,6 +10,7 @@ import pytest
 from backend_fakes import HELLO, claude_like, dies, toml_str
 
 from cli_helpers import git, invoke, write_script
+from fake_llm import FakeLLMServer, FakeReply
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.domain import Event, Task
 
@@ -208,3 +209,43 @@ def test_merges_by_other_agents_meanwhile_are_not_violations(repo: Path, tmp_pat
     authors = git(repo, "log", "--format=%an %s", "main")
     assert "worker-1 Write hello.py" in authors and "worker-2 Write b.py" in authors
     assert (repo / "b.py").exists() and (repo / "hello.py").exists()  # the checkout kept in step
+
+
+ASK_THEN_MAYBE_HANG = """
+import urllib.request
+ask = urllib.request.Request(
+    os.environ["ANTHROPIC_BASE_URL"] + "/v1/messages", data=b'{"model": "m"}',
+    headers={"x-api-key": os.environ["ANTHROPIC_API_KEY"], "content-type": "application/json"},
+)
+said = json.loads(urllib.request.urlopen(ask, timeout=30).read())["content"][0]["text"]
+if said == "hang":
+    subprocess.Popen(["sleep", "613.5151"])
+    print(json.dumps({"type": "system", "subtype": "init"}), flush=True)
+    time.sleep(600)  # hung: no output, as if waiting at a prompt
+"""
+
+
+def _marked() -> list[int]:
+    """Host pids of the hung CLI's `sleep 613.5151` child."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == b"sleep\0613.5151\0":
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_hung_cli_in_the_sandbox_is_stopped_with_everything_it_started(repo: Path, tmp_path: Path) -> None:
+    replies = iter(["hang", "go"])
+    with FakeLLMServer(lambda api, body: FakeReply(text=next(replies))) as server:
+        cli = claude_like(tmp_path / "claude", before=ASK_THEN_MAYBE_HANG)  # asks through the gateway
+        extra = f"idle_timeout_s = 2\nbase_url = {toml_str(server.url)}\n"
+        _setup(repo, tmp_path, cli, extra=extra, attempts=2)
+        result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k"})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    tasks, events = _board(repo)
+    assert tasks[0].status.value == "done" and tasks[0].attempts == 2  # returned, then retaken
+    assert [e.data["cause"] for e in events if e.kind == "CliStopped"] == ["idle"]
+    assert len(server.requests) == 2 and all(dies(pid) for pid in _marked())  # its child died with it
