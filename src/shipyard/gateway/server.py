@@ -201,7 +201,9 @@ class _Live:
         s = self.gateway.settings
         timeout = httpx.Timeout(s.read_timeout_s, connect=s.connect_timeout_s)
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
-        self.client = httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False)
+        self.client = httpx.AsyncClient(
+            timeout=timeout, limits=limits
+        )  # proxies and CAs from the environment
         self.server = await asyncio.start_server(self._connected, s.host, 0)
         port = self.server.sockets[0].getsockname()[1]
         self.url = f"http://{s.host}:{port}"
