@@ -84,9 +84,10 @@ def test_openai_usage_counts_cached_tokens_as_input() -> None:
 
 
 class Trickle:
-    """An upstream that sends the first event, then the rest only once `release` is set."""
+    """An upstream that sends the first event, then the rest only once `release` is set (or, when
+    `breaks`, breaks off there without finishing the reply)."""
 
-    def __init__(self) -> None:
+    def __init__(self, breaks: bool = False) -> None:
         self.release = threading.Event()
         trickle = self
 
@@ -97,14 +98,16 @@ class Trickle:
                 self.rfile.read(int(self.headers["Content-Length"]))
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Content-Length", str(len(ANTHROPIC_STREAM)))
                 self.send_header("Connection", "close")
                 self.end_headers()
                 first, rest = ANTHROPIC_STREAM.split(b"\n\n", 1)
                 self.wfile.write(first + b"\n\n")
                 self.wfile.flush()
                 trickle.release.wait(30)
-                self.wfile.write(rest)
-                self.wfile.flush()
+                if not breaks:
+                    self.wfile.write(rest)
+                    self.wfile.flush()
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -160,3 +163,20 @@ def test_backoff_doubles_without_retry_after_and_resets_on_success() -> None:
     now[0] += 5.0
     backoff.succeeded("a")
     assert backoff.wait_s("a") == 0.0 and backoff.throttled("a", {}) == 1.0
+
+
+def test_a_reply_the_provider_breaks_off_is_cut_for_the_agent_and_billed_as_far_as_it_went() -> None:
+    calls: list[Call] = []
+    broken = Trickle(breaks=True)
+    with broken as url:
+        gateway = Gateway([Upstream("claude", "anthropic", url, "real")])
+        grant = gateway.grant("worker-1", "claude", calls.append, lambda: "")
+        broken.release.set()
+        try:
+            headers = {"x-api-key": grant.token}
+            with pytest.raises(httpx2.RemoteProtocolError):  # a cut chunked body, not a clean end
+                httpx2.post(f"{grant.base_url}/v1/messages", json={}, headers=headers)
+        finally:
+            gateway.revoke(grant)
+    (call,) = calls
+    assert call.status == 200 and (call.tally.input_tokens, call.tally.output_tokens) == (1205, 1)

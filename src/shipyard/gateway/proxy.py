@@ -133,8 +133,10 @@ async def _relay(
             writer.write(chunk(data))
             await writer.drain()
         writer.write(LAST_CHUNK)  # no wait from here to the report: a revocation cannot cut it off
-    except ConnectionError:
-        request.keep_alive = False  # the agent hung up; what was served so far is still billed
+    except (ConnectionError, httpx.HTTPError):
+        # The agent hung up, or the provider broke off mid-reply (the agent sees a cut reply and the
+        # connection closed): what was served so far is still billed.
+        request.keep_alive = False
     if events is not None:
         events.close()
     elif api and reply.status_code < 400:
