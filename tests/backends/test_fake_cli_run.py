@@ -3,6 +3,7 @@ attempt, a hung CLI is stopped and its task returns, a missing CLI stops the run
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -249,3 +250,20 @@ def test_a_hung_cli_in_the_sandbox_is_stopped_with_everything_it_started(repo: P
     assert tasks[0].status.value == "done" and tasks[0].attempts == 2  # returned, then retaken
     assert [e.data["cause"] for e in events if e.kind == "CliStopped"] == ["idle"]
     assert len(server.requests) == 2 and all(dies(pid) for pid in _marked())  # its child died with it
+
+
+RECORD_LIMITS = """
+import resource
+names = ("RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NPROC")
+limits = {name: resource.getrlimit(getattr(resource, name))[0] for name in names}
+Path("limits.json").write_text(json.dumps(limits))
+"""
+
+
+def test_a_cli_runs_under_the_sandbox_limits(repo: Path, tmp_path: Path) -> None:
+    limits = "[sandbox]\nmemory_mb = 4096\nmax_file_mb = 64\nmax_processes = 300\n"
+    _setup(repo, tmp_path, claude_like(tmp_path / "claude", before=RECORD_LIMITS), extra=limits)
+    result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k"})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    seen = json.loads(git(repo, "show", "main:limits.json"))
+    assert seen == {"RLIMIT_AS": 4096 << 20, "RLIMIT_FSIZE": 64 << 20, "RLIMIT_NPROC": 300}
