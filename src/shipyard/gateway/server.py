@@ -169,7 +169,8 @@ class _Live:
         self.client: httpx.AsyncClient | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.url = ""
-        self.folder = Path(tempfile.mkdtemp(prefix="shipyard-gateway-"))
+        long_tmp = len(tempfile.gettempdir()) > 60  # a unix socket's path must fit in 108 bytes
+        self.folder = Path(tempfile.mkdtemp(prefix="shipyard-gateway-", dir="/tmp" if long_tmp else None))
         self.socket = self.folder / "gateway.sock"
 
     @classmethod
