@@ -138,6 +138,8 @@ class EventReader:
         self._buffer = b""
 
     def _block(self, block: bytes) -> None:
+        if b'"usage"' not in block:
+            return  # most events are text deltas: only those that carry usage are parsed
         lines = [line[5:].lstrip() for line in block.split(b"\n") if line.startswith(b"data:")]
         if not lines:
             return
