@@ -126,6 +126,8 @@ async def _relay(
     kept = bytearray()
     try:
         async for data in reply.aiter_raw():
+            if not data:
+                continue  # an empty chunk would end the chunked reply early
             if events is not None and api:
                 events.feed(data)
             elif len(kept) < (BODY_KEEP_BYTES if reply.status_code < 400 else ERROR_KEEP_BYTES):
