@@ -143,6 +143,25 @@ class SandboxConfig(_Strict):
         return paths
 
 
+class GatewayConfig(_Strict):
+    """`[gateway]`: the model gateway CLI agents reach their providers through (only on this machine)."""
+
+    host: str = "127.0.0.1"
+    connect_timeout_s: float = Field(30.0, gt=0)
+    read_timeout_s: float = Field(600.0, gt=0)  # between two chunks of a reply
+    backoff_first_s: float = Field(1.0, ge=0)  # after a 429 without `retry-after`; doubles, up to max
+    backoff_max_s: float = Field(60.0, ge=0)
+
+    @field_validator("host")
+    @classmethod
+    def _loopback(cls, value: str) -> str:
+        if value != "localhost" and not value.startswith("127.") and value != "::1":
+            raise ValueError(
+                f"`{value}` is not a loopback address; use 127.0.0.1 (the gateway is local only)"
+            )
+        return value
+
+
 class ProviderConfig(_Strict):
     base_url: str | None = None
     api_key_env: str | None = None
@@ -281,6 +300,7 @@ class ShipyardConfig(_Strict):
     fleet: FleetConfig = Field(default_factory=FleetConfig)  # type: ignore[arg-type]
     attempts: AttemptsConfig = Field(default_factory=AttemptsConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)  # type: ignore[arg-type]
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)  # type: ignore[arg-type]
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)
     sim: SimConfig = Field(default_factory=SimConfig)  # type: ignore[arg-type]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import socketserver
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,3 +134,13 @@ class RecordingProxy:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+
+
+def last_result(api: str, body: dict[str, Any]) -> str:
+    """The text of the last tool result in a request (Claude Code's Bash, Codex's exec_command)."""
+    if api == "anthropic":
+        blocks = [b for m in body["messages"] if isinstance(m["content"], list) for b in m["content"]]
+        found: Any = [b["content"] for b in blocks if b.get("type") == "tool_result"][-1]
+    else:
+        found = [i["output"] for i in body["input"] if i.get("type") == "function_call_output"][-1]
+    return found if isinstance(found, str) else json.dumps(found)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from backend_fakes import last_result
 from test_real_clis import HANDOFF, TASK, _assert_landed, _backend, _scripts, _tool_names
 
 from cli_helpers import git, invoke
@@ -35,22 +36,13 @@ def _system_python_lacks_pytest() -> bool:
     return subprocess.run(["python3", "-c", "import pytest"], env=env, capture_output=True).returncode != 0
 
 
-def _last_result(api: str, body: dict[str, Any]) -> str:
-    """The text of the last tool result in a request (Claude Code's Bash, Codex's exec_command)."""
-    if api == "anthropic":
-        blocks = [b for m in body["messages"] if isinstance(m["content"], list) for b in m["content"]]
-        found: Any = [b["content"] for b in blocks if b.get("type") == "tool_result"][-1]
-    else:
-        found = [i["output"] for i in body["input"] if i.get("type") == "function_call_output"][-1]
-    return found if isinstance(found, str) else json.dumps(found)
-
-
 class Worker:
     """The worker's model: write hello.py and run the tests in one command, then hand off; it keeps
     what the command printed."""
 
-    def __init__(self, api: str) -> None:
+    def __init__(self, api: str, work: str = WORK) -> None:
         self.api = api
+        self.work = work
         self.outputs: list[str] = []
 
     def __call__(self, api: str, body: dict[str, Any]) -> FakeReply:
@@ -58,10 +50,12 @@ class Worker:
             raise AssertionError("only the worker runs on a CLI here")
         if count_tool_results(api, body) == 0:
             name, args = (
-                ("Bash", {"command": WORK}) if api == "anthropic" else ("exec_command", {"cmd": WORK})
+                ("Bash", {"command": self.work})
+                if api == "anthropic"
+                else ("exec_command", {"cmd": self.work})
             )
             return FakeReply(tool_calls=[(name, args)])
-        self.outputs.append(_last_result(api, body))
+        self.outputs.append(last_result(api, body))
         if api == "anthropic":
             return FakeReply(tool_calls=[("StructuredOutput", HANDOFF)])
         return FakeReply(text=json.dumps(HANDOFF))
@@ -73,10 +67,20 @@ class Worker:
 def test_a_cli_worker_runs_the_check_with_the_virtualenv_shipyard_runs_from(
     repo: Path, tmp_path: Path, cli: str
 ) -> None:
+    env = {"PATH": SYSTEM_PATH}  # the virtualenv is not on PATH
+    worker, result = _run(repo, tmp_path, cli, Worker("anthropic" if cli == "claude" else "responses"), env)
+    (output,) = worker.outputs
+    assert "1 passed" in output and "No module named pytest" not in output, output
+    assert output.rstrip().endswith(f"bin:{VENV_BIN}:{SYSTEM_PATH}")  # after the CLI's helpers: the venv
+    _assert_landed(repo, result)
+    assert TASK["title"] in git(repo, "log", "--format=%s", "main")
+
+
+def _run(repo: Path, tmp_path: Path, cli: str, worker: Worker, env: dict[str, str]) -> tuple[Worker, Any]:
+    """`shipyard run` on a project with one test, the worker on `cli`, the check `python3 -m pytest`."""
     (repo / "test_hello.py").write_text(TEST)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "a test")
-    worker = Worker("anthropic" if cli == "claude" else "responses")
     with FakeLLMServer(worker) as server:
         url = server.url if cli == "claude" else server.openai_base_url
         name = "claude-sonnet-4-5" if cli == "claude" else "fake-codex"
@@ -86,10 +90,23 @@ def test_a_cli_worker_runs_the_check_with_the_virtualenv_shipyard_runs_from(
             f'[models]\nplanner = "scripted:{script}"\njudge = "scripted:{script}"\n'
             + _backend("worker", cli, name, url)
         )
-        env = {"PATH": SYSTEM_PATH, "ANTHROPIC_API_KEY": "k", "OPENAI_API_KEY": "k"}  # venv not on PATH
-        result = invoke("run", str(repo), env=env)
-    (output,) = worker.outputs
-    assert "1 passed" in output and "No module named pytest" not in output, output
-    assert output.rstrip().endswith(f"bin:{VENV_BIN}:{SYSTEM_PATH}")  # after the CLI's helpers: the venv
+        result = invoke("run", str(repo), env={**env, "ANTHROPIC_API_KEY": "k", "OPENAI_API_KEY": "k"})
+    return worker, result
+
+
+@pytest.mark.parametrize("cli", ["claude", "codex"])
+def test_the_activated_virtualenv_comes_first_and_is_shown_in_the_sandbox(
+    repo: Path, tmp_path: Path, cli: str
+) -> None:
+    venv = tmp_path / "project-venv"  # under /tmp, which the sandbox otherwise replaces
+    (venv / "bin").mkdir(parents=True)
+    tool = venv / "bin" / "project-tool"
+    tool.write_text("#!/bin/sh\necho project tool ran\n")
+    tool.chmod(0o755)
+    work = f"cat > hello.py <<'EOF'\n{HELLO}EOF\nproject-tool"
+    env = {"PATH": SYSTEM_PATH, "VIRTUAL_ENV": str(venv)}
+    worker, result = _run(
+        repo, tmp_path, cli, Worker("anthropic" if cli == "claude" else "responses", work), env
+    )
+    assert "project tool ran" in worker.outputs[0], worker.outputs[0]
     _assert_landed(repo, result)
-    assert TASK["title"] in git(repo, "log", "--format=%s", "main")

@@ -3,6 +3,7 @@ attempt, a hung CLI is stopped and its task returns, a missing CLI stops the run
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -10,13 +11,19 @@ import pytest
 from backend_fakes import HELLO, claude_like, dies, toml_str
 
 from cli_helpers import git, invoke, write_script
+from fake_llm import FakeLLMServer, FakeReply
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.domain import Event, Task
 
 TASK = {"title": "Write hello.py", "description": "d", "acceptance": "a", "scope": ["hello.py"]}
 
 
-def _setup(repo: Path, tmp_path: Path, cli: Path, extra: str = "", attempts: int = 1) -> None:
+UNCONFINED = "[sandbox]\nenabled = false\n"  # the CLI on the host: only the isolation check guards
+
+
+def _setup(
+    repo: Path, tmp_path: Path, cli: Path, extra: str = "", attempts: int = 1, confined: bool = True
+) -> None:
     """A scripted planner and judge around one worker slot played by the fake `claude` at `cli`."""
     script = write_script(
         tmp_path / "script.json",
@@ -33,6 +40,7 @@ def _setup(repo: Path, tmp_path: Path, cli: Path, extra: str = "", attempts: int
         f'goal = "write hello.py"\nworkers = 1\n[fleet]\nmax_attempts = {attempts}\n'
         f'[models]\nplanner = "scripted:{script}"\njudge = "scripted:{script}"\n'
         f'[[backends.worker]]\ncli = "claude"\nbinary = {toml_str(cli)}\n{extra}'
+        + ("" if confined else UNCONFINED)
     )
 
 
@@ -74,12 +82,12 @@ OUTSIDE = {  # where: (what the fake CLI does there, what the isolation check mu
 
 
 @pytest.mark.parametrize("where", list(OUTSIDE))
-def test_a_cli_that_writes_outside_its_worktree_fails_its_attempt(
+def test_an_unconfined_cli_that_writes_outside_its_worktree_fails_its_attempt(
     repo: Path, tmp_path: Path, where: str
 ) -> None:
     git(repo, "worktree", "add", "-q", str(repo.parent / "other"), "-b", "other")
     action, expected = OUTSIDE[where]
-    _setup(repo, tmp_path, claude_like(tmp_path / "claude", before=action))
+    _setup(repo, tmp_path, claude_like(tmp_path / "claude", before=action), confined=False)
     result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k"})
     assert result.exit_code == 0, result.stdout + result.stderr
     tasks, events = _board(repo)
@@ -89,6 +97,23 @@ def test_a_cli_that_writes_outside_its_worktree_fails_its_attempt(
     assert len(violations) == 1 and violations[0].agent == "worker-1"
     assert len(violations[0].data["changes"]) == 1 and expected in violations[0].data["changes"][0]
     assert "hello.py" not in git(repo, "ls-tree", "--name-only", "main")  # its work did not land
+
+
+@pytest.mark.parametrize("where", list(OUTSIDE))
+def test_a_cli_in_the_sandbox_cannot_write_outside_its_worktree(
+    repo: Path, tmp_path: Path, where: str
+) -> None:
+    git(repo, "worktree", "add", "-q", str(repo.parent / "other"), "-b", "other")
+    before = git(repo, "rev-parse", "main"), (repo.parent / "other" / "README.md").read_text()
+    _setup(repo, tmp_path, claude_like(tmp_path / "claude", before=OUTSIDE[where][0]))
+    result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k"})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    tasks, events = _board(repo)
+    assert tasks[0].status.value == "failed" and tasks[0].handoff is not None
+    assert "claude failed (exit code 1)" in tasks[0].handoff.summary  # its write was refused
+    assert not [e for e in events if e.kind == "IsolationViolated"]  # prevented, so nothing to catch
+    assert not (repo / "stray.txt").exists()
+    assert (git(repo, "rev-parse", "main"), (repo.parent / "other" / "README.md").read_text()) == before
 
 
 HANG_ONCE = """
@@ -103,8 +128,8 @@ if not marker.exists():
 
 
 def test_a_hung_cli_is_stopped_and_its_task_returns(repo: Path, tmp_path: Path) -> None:
-    cli = claude_like(tmp_path / "claude", before=HANG_ONCE)
-    _setup(repo, tmp_path, cli, extra="idle_timeout_s = 2\n", attempts=2)
+    cli = claude_like(tmp_path / "claude", before=HANG_ONCE)  # it keeps notes next to itself: unconfined
+    _setup(repo, tmp_path, cli, extra="idle_timeout_s = 2\n", attempts=2, confined=False)
     result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k"})
     assert result.exit_code == 0, result.stdout + result.stderr
     tasks, events = _board(repo)
@@ -175,8 +200,8 @@ def test_merges_by_other_agents_meanwhile_are_not_violations(repo: Path, tmp_pat
     cli = claude_like(tmp_path / "claude", before=WAIT_FOR_THE_OTHER_MERGE)
     (repo / "shipyard.toml").write_text(
         f'goal = "g"\nworkers = 2\n[fleet]\nmax_attempts = 1\n[models]\ndefault = "scripted:{script}"\n'
-        f'[[backends.worker]]\ncli = "claude"\nshare = 0.5\nbinary = {toml_str(cli)}\n'
-    )
+        f'[[backends.worker]]\ncli = "claude"\nshare = 0.5\nbinary = {toml_str(cli)}\n{UNCONFINED}'
+    )  # unconfined: it watches the shared branch in the checkout, which a sandbox hides
     result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k"})
     assert result.exit_code == 0, result.stdout + result.stderr
     tasks, events = _board(repo)
@@ -185,3 +210,60 @@ def test_merges_by_other_agents_meanwhile_are_not_violations(repo: Path, tmp_pat
     authors = git(repo, "log", "--format=%an %s", "main")
     assert "worker-1 Write hello.py" in authors and "worker-2 Write b.py" in authors
     assert (repo / "b.py").exists() and (repo / "hello.py").exists()  # the checkout kept in step
+
+
+ASK_THEN_MAYBE_HANG = """
+import urllib.request
+ask = urllib.request.Request(
+    os.environ["ANTHROPIC_BASE_URL"] + "/v1/messages", data=b'{"model": "m"}',
+    headers={"x-api-key": os.environ["ANTHROPIC_API_KEY"], "content-type": "application/json"},
+)
+said = json.loads(urllib.request.urlopen(ask, timeout=30).read())["content"][0]["text"]
+if said == "hang":
+    subprocess.Popen(["sleep", "613.5151"])
+    print(json.dumps({"type": "system", "subtype": "init"}), flush=True)
+    time.sleep(600)  # hung: no output, as if waiting at a prompt
+"""
+
+
+def _marked() -> list[int]:
+    """Host pids of the hung CLI's `sleep 613.5151` child."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == b"sleep\0613.5151\0":
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_hung_cli_in_the_sandbox_is_stopped_with_everything_it_started(repo: Path, tmp_path: Path) -> None:
+    replies = iter(["hang", "go"])
+    with FakeLLMServer(lambda api, body: FakeReply(text=next(replies))) as server:
+        cli = claude_like(tmp_path / "claude", before=ASK_THEN_MAYBE_HANG)  # asks through the gateway
+        extra = f"idle_timeout_s = 2\nbase_url = {toml_str(server.url)}\n"
+        _setup(repo, tmp_path, cli, extra=extra, attempts=2)
+        result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k"})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    tasks, events = _board(repo)
+    assert tasks[0].status.value == "done" and tasks[0].attempts == 2  # returned, then retaken
+    assert [e.data["cause"] for e in events if e.kind == "CliStopped"] == ["idle"]
+    assert len(server.requests) == 2 and all(dies(pid) for pid in _marked())  # its child died with it
+
+
+RECORD_LIMITS = """
+import resource
+names = ("RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NPROC")
+limits = {name: resource.getrlimit(getattr(resource, name))[0] for name in names}
+Path("limits.json").write_text(json.dumps(limits))
+"""
+
+
+def test_a_cli_runs_under_the_sandbox_limits(repo: Path, tmp_path: Path) -> None:
+    limits = "[sandbox]\nmemory_mb = 4096\nmax_file_mb = 64\nmax_processes = 300\n"
+    _setup(repo, tmp_path, claude_like(tmp_path / "claude", before=RECORD_LIMITS), extra=limits)
+    result = invoke("run", str(repo), env={"ANTHROPIC_API_KEY": "k"})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    seen = json.loads(git(repo, "show", "main:limits.json"))
+    assert seen == {"RLIMIT_AS": 4096 << 20, "RLIMIT_FSIZE": 64 << 20, "RLIMIT_NPROC": 300}

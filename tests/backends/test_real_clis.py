@@ -122,7 +122,8 @@ def test_claude_code_worker_lands_its_task(repo: Path, tmp_path: Path) -> None:
     assert shell and "cat > hello.py" in shell[0].data["args"]
     usage = [e for e in transcript if e.kind == "ModelCalled" and e.data["input_tokens"]]
     assert usage[-1].data["cost_usd"] > 0  # Claude Sonnet is in the price table
-    assert len(usage) == len(server.requests)  # every call metered by the gateway
+    served = [(INPUT_TOKENS, OUTPUT_TOKENS)] * len(server.requests)  # every call metered by the gateway
+    assert [(e.data["input_tokens"], e.data["output_tokens"]) for e in usage] == served
     assert all(h.get("x-api-key") == "test-key" for h in server.request_headers)  # added by the gateway
 
 
@@ -273,16 +274,15 @@ def test_the_key_never_reaches_a_cli_only_its_gateway_token(repo: Path, tmp_path
     _assert_landed(repo, result)
     sent = json.dumps(server.requests)
     assert KEY not in sent and "SECRET-of-the-person" not in sent
-    assert "HOME=" in sent  # the probe ran
-    if cli == "claude":  # found the run's gateway token only
-        assert "ANTHROPIC_API_KEY=shipyard-" in sent
-    else:  # Codex's shell environment policy keeps even the token from its commands
-        assert "SHIPYARD_GATEWAY_TOKEN" not in sent
+    token_env = "ANTHROPIC_API_KEY" if cli == "claude" else "SHIPYARD_GATEWAY_TOKEN"
+    assert f"{token_env}=sk-shipyard-" in sent  # the probe ran and found the run's gateway token only
     auth = [
         h.get("x-api-key") or h.get("authorization", "").removeprefix("Bearer ")
         for h in server.request_headers
     ]
     assert set(auth) == {KEY}  # the gateway put the key on every upstream request
+    transcript = json.dumps([e.data for e in _assert_landed(repo, result)])
+    assert f"{token_env}=[REDACTED]" in transcript and "sk-shipyard-" not in transcript  # token masked
 
 
 @pytest.mark.parametrize("cli", ["claude", "codex"])

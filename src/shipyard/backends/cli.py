@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from shipyard.agent import AgentOutcome, AgentRun, Observer, StopReason, ToolResult
 from shipyard.backends.bridge import Bridge
-from shipyard.backends.dialect import CliSettings, Dialect, Job, Report, Transcript
+from shipyard.backends.confine import INNER_PORT, CliSandbox, Confined
+from shipyard.backends.dialect import CliSettings, Dialect, Endpoint, Job, Report, Transcript
 from shipyard.backends.home import CliHome
 from shipyard.backends.isolation import IsolationGuard
 from shipyard.backends.metering import GatewaySession, RunHooks, upstream_for
@@ -64,6 +65,7 @@ class CliBackend:
             )
         self.gateway, self.upstream = gateway
         self.hooks = RunHooks()
+        self.sandbox: CliSandbox | None = None  # None: unconfined
         self.name = f"{dialect.name}:{settings.model or 'default'}"
 
     async def run(self, run: AgentRun, worktree: Path, observer: Observer | None) -> AgentOutcome:
@@ -85,10 +87,13 @@ class CliBackend:
             job = Job(
                 run, worktree, home, self.settings, bridge.schema(), prompt, self.environ, session.endpoint
             )
-            launch = self.dialect.launch(job)
-            command = Command(launch.argv, worktree, launch.env, launch.stdin)
+            command, confined = self._command(job)
             watch = Watch(run.limits.wall_time_s, self.settings.idle_timeout_s)
-            ended = await supervise(command, watch, _reader(transcript, run.limits.max_tokens))
+            try:
+                ended = await supervise(command, watch, _reader(transcript, run.limits.max_tokens))
+            finally:
+                if confined is not None:
+                    confined.close()
         done = _Ran(run, observer, ended, transcript.report)
         self._bill(done, session)
         after = await asyncio.to_thread(self.guard.snapshot, worktree)
@@ -98,6 +103,18 @@ class CliBackend:
         if start is not None:
             await asyncio.to_thread(_keep_own_commits_uncommitted, worktree, start)
         return await self._conclude(done, bridge)
+
+    def _command(self, job: Job) -> tuple[Command, Confined | None]:
+        """The CLI's command line: inside the sandbox (reaching the gateway through its forwarder on the
+        sandbox's own loopback) unless the project turned the sandbox off."""
+        if self.sandbox is None or not self.sandbox.confined:
+            launch = self.dialect.launch(job)
+            return Command(launch.argv, job.worktree, launch.env, launch.stdin), None
+        inner = Endpoint(f"http://127.0.0.1:{INNER_PORT}/{self.upstream}", job.endpoint.token)
+        launch = self.dialect.launch(replace(job, endpoint=inner, confined=True))
+        venv = [Path(self.environ["VIRTUAL_ENV"])] if self.environ.get("VIRTUAL_ENV") else []
+        confined = self.sandbox.wrap(launch.argv, job.worktree, job.home.root, self.gateway.socket, venv)
+        return Command(confined.argv, job.worktree, launch.env, launch.stdin), confined
 
     def _session(self, run: AgentRun, observer: Observer | None, report: Report) -> GatewaySession:
         session = GatewaySession(self.gateway, self.upstream, run, report)

@@ -3,7 +3,8 @@
 Role tools: structured output (`--output-schema FILE`); the last agent message is the JSON answer.
 Config: a private `CODEX_HOME` whose `config.toml` names one provider (the configured base URL, Responses
 API, the one key), approval never, no update check, no plugins, no web search, no analytics, no history.
-Sandbox: `workspace-write` for workers, `read-only` for planners and the judge; Codex needs a
+Sandbox: inside Shipyard's sandbox, Codex's own is off (bubblewrap cannot nest there); unconfined,
+`workspace-write` for workers and `read-only` for planners and the judge. Codex needs a
 `codex-linux-sandbox` link to its own binary on PATH when its home is under a temporary folder.
 """
 
@@ -36,6 +37,8 @@ class CodexDialect:
         schema.write_text(json.dumps(job.schema), encoding="utf-8")
         _link_sandbox_helper(job.settings.binary, job.home.bin)
         sandbox = "workspace-write" if job.run.role is Role.WORKER else "read-only"
+        if job.confined:  # Shipyard's sandbox confines it; Codex's own cannot nest inside it
+            sandbox = "danger-full-access"
         argv = [str(job.settings.binary), "exec", "--json", "--skip-git-repo-check", "--ephemeral"]
         argv += ["-C", str(job.worktree), "--sandbox", sandbox, "--output-schema", str(schema)]
         prompt = job.home.root / "prompt.md"

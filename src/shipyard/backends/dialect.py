@@ -49,6 +49,7 @@ class Job:
     prompt: str  # the role's prompt plus how to end the run and where to work
     environ: Mapping[str, str]
     endpoint: Endpoint
+    confined: bool = False  # inside Shipyard's sandbox (the CLI's own sandbox is then not relied on)
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from pathlib import Path
 from shipyard.agent.sandbox import ENV_ALLOW, command_path
 
 # Variables passed through from Shipyard's environment: those every agent command gets (`ENV_ALLOW`,
-# but this home and no login shell of the person's), certificates and proxies; keys above all stay behind.
+# but this home and no login shell of the person's) and certificates; keys above all stay behind. No
+# proxy settings: a CLI talks to the gateway on this machine only, and the gateway uses the proxy.
 PASS_THROUGH = (
     *(name for name in ENV_ALLOW if name not in ("HOME", "SHELL")),
     *("SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS"),
-    *("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"),
 )
 # Conventions that many tools honour to stay quiet and offline.
 QUIET = {

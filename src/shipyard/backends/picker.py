@@ -11,11 +11,13 @@ from collections.abc import Mapping, Sequence
 from shipyard.agent.backend import AgentBackend
 from shipyard.backends.catalog import KINDS
 from shipyard.backends.cli import CliBackend
+from shipyard.backends.confine import CliSandbox
 from shipyard.backends.dialect import CliSettings
 from shipyard.backends.isolation import IsolationGuard
 from shipyard.backends.metering import RunHooks, upstream_for
+from shipyard.config import ShipyardConfig
 from shipyard.domain import Role
-from shipyard.gateway import Gateway, Upstream
+from shipyard.gateway import Backoff, Gateway, GatewaySettings, Upstream
 
 _SLOT = re.compile(r"-(\d+)$")
 
@@ -41,12 +43,18 @@ class BackendPicker:
         guard: IsolationGuard,
         environ: Mapping[str, str],
         hooks: RunHooks | None = None,
+        project: ShipyardConfig | None = None,
     ) -> None:
-        self.gateway = Gateway(gateway_upstreams(settings))
+        """`project`: its `[sandbox]` confines the CLIs and `[gateway]` sets up the gateway (None: the
+        CLIs run unconfined through a gateway with default settings)."""
+        self.gateway = Gateway(gateway_upstreams(settings), *gateway_settings(project))
+        confinement = CliSandbox.of(project.sandbox) if project is not None else None
         self._backends = {
             role: [_backend(s, guard, environ, self.gateway, hooks or RunHooks()) for s in entries]
             for role, entries in settings.items()
         }
+        for backend in {id(b): b for entries in self._backends.values() for b in entries}.values():
+            backend.sandbox = confinement
         counts = slot_counts([s.share for s in settings.get(Role.WORKER, [])], workers)
         self._worker_slots: dict[int, CliBackend] = {}
         slot = 1
@@ -69,6 +77,16 @@ class BackendPicker:
         }
         out.update({f"worker-{slot}": b.name for slot, b in sorted(self._worker_slots.items())})
         return out
+
+
+def gateway_settings(project: ShipyardConfig | None) -> tuple[GatewaySettings, Backoff]:
+    """The gateway's address, timeouts and backoff from `[gateway]`."""
+    if project is None:
+        return GatewaySettings(), Backoff()
+    g = project.gateway
+    return GatewaySettings(g.host, g.connect_timeout_s, g.read_timeout_s), Backoff(
+        g.backoff_first_s, g.backoff_max_s
+    )
 
 
 def upstream_name(settings: CliSettings) -> str:

@@ -80,7 +80,7 @@ def build_runtime(checked: Checked, env: Mapping[str, str], fresh: bool = False)
         guard = IsolationGuard(repo.root, config.branch, state)
         clis = check_backends(config, env)
         hooks = RunHooks(rt.record, lambda: over_budget(rt) or rt.stop.reason, rt.stop.set)
-        rt.pick_backend = BackendPicker(clis, config.workers, guard, env, hooks)
+        rt.pick_backend = BackendPicker(clis, config.workers, guard, env, hooks, config)
     return rt
 
 

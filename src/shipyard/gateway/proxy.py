@@ -126,6 +126,8 @@ async def _relay(
     kept = bytearray()
     try:
         async for data in reply.aiter_raw():
+            if not data:
+                continue  # an empty chunk would end the chunked reply early
             if events is not None and api:
                 events.feed(data)
             elif len(kept) < (BODY_KEEP_BYTES if reply.status_code < 400 else ERROR_KEEP_BYTES):
@@ -133,8 +135,10 @@ async def _relay(
             writer.write(chunk(data))
             await writer.drain()
         writer.write(LAST_CHUNK)  # no wait from here to the report: a revocation cannot cut it off
-    except ConnectionError:
-        request.keep_alive = False  # the agent hung up; what was served so far is still billed
+    except (ConnectionError, httpx.HTTPError):
+        # The agent hung up, or the provider broke off mid-reply (the agent sees a cut reply and the
+        # connection closed): what was served so far is still billed.
+        request.keep_alive = False
     if events is not None:
         events.close()
     elif api and reply.status_code < 400:

@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx2 as httpx
@@ -59,6 +62,13 @@ class Gateway:
             raise RuntimeError("the gateway is not listening: no grant is live")
         return self._live.url
 
+    @property
+    def socket(self) -> Path:
+        """The unix socket it also listens on (sandboxed CLIs reach it only there)."""
+        if self._live is None:
+            raise RuntimeError("the gateway is not listening: no grant is live")
+        return self._live.socket
+
     def grant(
         self, agent: str, upstream: str, on_call: Callable[[Call], None], gate: Callable[[], str]
     ) -> Grant:
@@ -66,7 +76,7 @@ class Gateway:
         with self._lock:
             if self._live is None:
                 self._live = _Live.start(self)
-            token = "shipyard-" + secrets.token_urlsafe(24)
+            token = "sk-shipyard-" + secrets.token_urlsafe(24)  # key-shaped: redacted wherever it shows
             grant = Grant(
                 agent, self.upstreams[upstream], token, f"{self._live.url}/{upstream}", on_call, gate
             )
@@ -155,9 +165,13 @@ class _Live:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="shipyard-gateway", daemon=True)
         self.server: asyncio.Server | None = None
+        self.unix: asyncio.Server | None = None
         self.client: httpx.AsyncClient | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.url = ""
+        long_tmp = len(tempfile.gettempdir()) > 60  # a unix socket's path must fit in 108 bytes
+        self.folder = Path(tempfile.mkdtemp(prefix="shipyard-gateway-", dir="/tmp" if long_tmp else None))
+        self.socket = self.folder / "gateway.sock"
 
     @classmethod
     def start(cls, gateway: Gateway) -> _Live:
@@ -182,15 +196,19 @@ class _Live:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join()
         self.loop.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     async def _open(self) -> None:
         s = self.gateway.settings
         timeout = httpx.Timeout(s.read_timeout_s, connect=s.connect_timeout_s)
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
-        self.client = httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False)
+        self.client = httpx.AsyncClient(
+            timeout=timeout, limits=limits
+        )  # proxies and CAs from the environment
         self.server = await asyncio.start_server(self._connected, s.host, 0)
         port = self.server.sockets[0].getsockname()[1]
         self.url = f"http://{s.host}:{port}"
+        self.unix = await asyncio.start_unix_server(self._connected, str(self.socket))
 
     def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         assert self.client is not None
@@ -199,12 +217,13 @@ class _Live:
         task.add_done_callback(self.tasks.discard)
 
     async def _shut(self) -> None:
-        if self.server is not None:
-            self.server.close()
+        servers = [s for s in (self.server, self.unix) if s is not None]
+        for server in servers:
+            server.close()
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        if self.server is not None:
-            await self.server.wait_closed()
+        for server in servers:
+            await server.wait_closed()
         if self.client is not None:
             await self.client.aclose()

@@ -9,7 +9,7 @@ last chunk, when asked for). OpenAI's input counts include cached tokens. `input
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from shipyard.models.base import Usage
@@ -25,17 +25,21 @@ def api_of(path: str) -> str | None:
 
 @dataclass
 class Tally:
-    """One reply's usage as billed: all input (cache reads and writes included) and output."""
+    """One reply's usage as billed, in the fields of `models.base.Usage` (all input, cache reads and
+    writes included; reasoning within output), and the model that answered."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
     model: str = ""
 
     @property
     def usage(self) -> Usage:
-        return Usage(self.input_tokens, self.output_tokens)
+        """As a `Usage`: every field it has (so pricing sees the cache reads and writes)."""
+        return Usage(**{f.name: getattr(self, f.name) for f in fields(Usage)})
 
 
 def _int(value: Any) -> int:
@@ -86,26 +90,33 @@ class Meter:
             return
         if self.api == "anthropic":
             self._anthropic.update({k: v for k, v in usage.items() if v is not None})
-            u = self._anthropic
-            read, write = _int(u.get("cache_read_input_tokens")), _int(u.get("cache_creation_input_tokens"))
-            self._set(_int(u.get("input_tokens")) + read + write, _int(u.get("output_tokens")), read, write)
-        elif self.api == "responses":
-            details = usage.get("input_tokens_details") or {}
-            read = _int(details.get("cached_tokens")) if isinstance(details, dict) else 0
-            self._set(_int(usage.get("input_tokens")), _int(usage.get("output_tokens")), read, 0)
-        else:
-            details = usage.get("prompt_tokens_details") or {}
-            read = _int(details.get("cached_tokens")) if isinstance(details, dict) else 0
-            self._set(_int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")), read, 0)
-
-    def _set(self, input_tokens: int, output_tokens: int, read: int, write: int) -> None:
+            self._set_anthropic(self._anthropic)
+            return
+        names = ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details")
+        if self.api == "chat":
+            names = (
+                "prompt_tokens",
+                "completion_tokens",
+                "prompt_tokens_details",
+                "completion_tokens_details",
+            )
         t = self.tally
-        t.input_tokens, t.output_tokens, t.cache_read_tokens, t.cache_write_tokens = (
-            input_tokens,
-            output_tokens,
-            read,
-            write,
-        )
+        t.input_tokens, t.output_tokens = _int(usage.get(names[0])), _int(usage.get(names[1]))
+        t.cache_read_tokens = _int(_details(usage, names[2]).get("cached_tokens"))
+        t.reasoning_tokens = _int(_details(usage, names[3]).get("reasoning_tokens"))
+
+    def _set_anthropic(self, u: dict[str, Any]) -> None:
+        t = self.tally
+        t.cache_read_tokens = _int(u.get("cache_read_input_tokens"))
+        t.cache_write_tokens = _int(u.get("cache_creation_input_tokens"))
+        t.cache_write_1h_tokens = _int(_details(u, "cache_creation").get("ephemeral_1h_input_tokens"))
+        t.input_tokens = _int(u.get("input_tokens")) + t.cache_read_tokens + t.cache_write_tokens
+        t.output_tokens = _int(u.get("output_tokens"))
+
+
+def _details(usage: dict[str, Any], name: str) -> dict[str, Any]:
+    found = usage.get(name)
+    return found if isinstance(found, dict) else {}
 
 
 class EventReader:
@@ -127,6 +138,8 @@ class EventReader:
         self._buffer = b""
 
     def _block(self, block: bytes) -> None:
+        if b'"usage"' not in block:
+            return  # most events are text deltas: only those that carry usage are parsed
         lines = [line[5:].lstrip() for line in block.split(b"\n") if line.startswith(b"data:")]
         if not lines:
             return
