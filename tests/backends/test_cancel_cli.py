@@ -13,14 +13,27 @@ from cli_helpers import git, invoke, write_script
 from shipyard.board.sqlite import SqliteBoard
 
 TASK = {"title": "Write hello.py", "description": "d", "acceptance": "a", "scope": ["hello.py"]}
-# The CLI starts a child, tells the test both pids through a FIFO, then hangs as if thinking.
+# The CLI starts a child, tells the test it runs through a FIFO, then hangs as if thinking.
 HANG = """
-child = subprocess.Popen(["sleep", "600"])
+child = subprocess.Popen(["sleep", "611.2345"])
 with open(Path(__file__).with_suffix(".fifo"), "w") as fifo:
     fifo.write(f"{os.getpid()} {child.pid}\\n")
 print(json.dumps({"type": "system", "subtype": "init"}), flush=True)
 time.sleep(600)
 """
+
+
+def _host_pids(*needles: bytes) -> list[int]:
+    """Host pids of the processes whose command line holds one of `needles`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes() if entry.name.isdigit() else b""
+        except OSError:
+            continue
+        if any(needle in cmdline for needle in needles):
+            found.append(int(entry.name))
+    return found
 
 
 def test_a_cancelled_task_stops_its_cli_worker_and_nothing_lands(repo: Path, tmp_path: Path) -> None:
@@ -43,10 +56,13 @@ def test_a_cancelled_task_stops_its_cli_worker_and_nothing_lands(repo: Path, tmp
         f'[[backends.worker]]\ncli = "claude"\nbinary = {toml_str(cli)}\n'
     )
     pids: list[int] = []
+    children: list[int] = []
 
     def cancel_once_running() -> None:  # blocks on the FIFO until the CLI runs, then cancels as a person
         with open(cli.with_suffix(".fifo")) as fifo:
-            pids.extend(int(p) for p in fifo.readline().split())
+            fifo.readline()
+        children.extend(_host_pids(b"sleep\0611.2345\0"))  # the sandbox has pids of its own
+        pids.extend(_host_pids(str(cli).encode()))  # the CLI (and the sandbox that runs it)
         board = SqliteBoard(repo / ".shipyard" / "board.sqlite")
         try:
             board.cancel(1, "cancelled by the person")
@@ -59,7 +75,7 @@ def test_a_cancelled_task_stops_its_cli_worker_and_nothing_lands(repo: Path, tmp
     canceller.join()
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "worker-1 stopped on #1: task #1 was cancelled" in result.stdout
-    assert len(pids) == 2 and all(dies(pid) for pid in pids)  # the CLI and its child
+    assert len(children) == 1 and pids and all(dies(pid) for pid in [*pids, *children])
     board = SqliteBoard(repo / ".shipyard" / "board.sqlite")
     try:
         assert board.get(1).status.value == "cancelled"
