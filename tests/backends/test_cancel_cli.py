@@ -61,7 +61,7 @@ def test_a_cancelled_task_stops_its_cli_worker_and_nothing_lands(repo: Path, tmp
     def cancel_once_running() -> None:  # blocks on the FIFO until the CLI runs, then cancels as a person
         with open(cli.with_suffix(".fifo")) as fifo:
             fifo.readline()
-        children.extend(_host_pids(b"sleep\0611.2345\0"))  # the sandbox has pids of its own
+        children.extend(_host_pids(b"sleep\x00611.2345\x00"))  # the sandbox has pids of its own
         pids.extend(_host_pids(str(cli).encode()))  # the CLI (and the sandbox that runs it)
         board = SqliteBoard(repo / ".shipyard" / "board.sqlite")
         try:
