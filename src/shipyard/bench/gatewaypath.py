@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -81,11 +82,10 @@ def _in_process(target: Callable[..., None], *args: Any) -> Any:
         proc.join()
 
 
-async def _agent(url: str, token: str, calls: int, think_s: float, out: list[tuple[float, float]]) -> None:
+async def _agent(url: str, token: str, calls: int, think: _Thinker, out: list[tuple[float, float]]) -> None:
     async with httpx.AsyncClient(timeout=60, trust_env=False) as client:
         for i in range(calls):
-            if i:
-                await asyncio.sleep(think_s)
+            await asyncio.sleep(think.next() if i else think.first())
             started = time.perf_counter()
             first = 0.0
             request = client.build_request(
@@ -100,8 +100,30 @@ async def _agent(url: str, token: str, calls: int, think_s: float, out: list[tup
 
 async def _fleet(urls: list[tuple[str, str]], calls: int, think_s: float) -> list[tuple[float, float]]:
     out: list[tuple[float, float]] = []
-    await asyncio.gather(*(_agent(url, token, calls, think_s, out) for url, token in urls))
+    agents = (
+        _agent(url, token, calls, _Thinker(think_s, seed), out) for seed, (url, token) in enumerate(urls)
+    )
+    await asyncio.gather(*agents)
     return out
+
+
+@dataclass
+class _Thinker:
+    """An agent's think time between calls: uniform in mean x (1 +/- 0.5), seeded per agent, and a first
+    call at a random moment within one think time, so that agents do not call in lockstep (as real ones
+    do not); with no think time, every call at once, back to back."""
+
+    mean_s: float
+    seed: int
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def first(self) -> float:
+        return self._random.uniform(0, self.mean_s)
+
+    def next(self) -> float:
+        return self.mean_s * self._random.uniform(0.5, 1.5)
 
 
 def _row(path: str, agents: int, samples: list[tuple[float, float]]) -> GatewayRow:

@@ -15,6 +15,7 @@ TITLES = {
     "git": "git: worktrees, commits and merges on a real shared branch (merge_*: the merge path alone)",
     "baselines": "baselines: the same workload run by designs that failed (ratio = Shipyard / design)",
     "tokens": "tokens: one 40-step worker session over HTTP, billed by the providers' caching rules",
+    "gateway": "gateway: streamed calls of many agents at once, direct and through the model gateway",
     "pathologies": "pathologies: what goes wrong quietly in long runs, staged on small real fleets",
 }
 
@@ -32,7 +33,17 @@ def table(scenario: str, rows: Rows) -> Table:
     out = Table(title=TITLES.get(scenario, scenario), title_justify="left")
     columns = list(rows[0]) if rows else []
     for name in columns:
-        left = name in ("mix", "design", "vs", "provider", "model", "pathology", "work_lost", "signal")
+        left = name in (
+            "mix",
+            "design",
+            "vs",
+            "provider",
+            "model",
+            "pathology",
+            "work_lost",
+            "signal",
+            "path",
+        )
         out.add_column(name, justify="left" if left else "right")
     for row in rows:
         out.add_row(*(_cell(row.get(name)) for name in columns))

@@ -10,6 +10,7 @@ from typing import Any
 
 from shipyard.bench.baselines import BASELINES, BaselinePlan, run_baselines
 from shipyard.bench.coordination import run_coordination
+from shipyard.bench.gatewaypath import run_gateway
 from shipyard.bench.gitpath import MIXES, run_git
 from shipyard.bench.pathologies import PATHOLOGIES, run_pathologies
 from shipyard.bench.tokens import PROVIDERS as TOKEN_PROVIDERS
@@ -17,7 +18,7 @@ from shipyard.bench.tokens import TokenPlan, run_tokens
 from shipyard.errors import ConfigError
 from shipyard.models.sim import SimWorkload
 
-SCENARIOS = ("coordination", "git", "baselines", "pathologies", "tokens")
+SCENARIOS = ("coordination", "git", "baselines", "pathologies", "tokens", "gateway")
 Rows = list[dict[str, Any]]
 
 
@@ -52,6 +53,9 @@ class BenchOptions:
     seed: int = 0
     # Providers' token bills for one worker session (no fleet sizes: one session per provider).
     tokens: Scenario | None = field(default_factory=lambda: Scenario((), 0, 0, tuple(TOKEN_PROVIDERS)))
+    # Streamed calls of N agents, direct and through the model gateway: think_ms between calls (jittered),
+    # per_agent calls each.
+    gateway: Scenario | None = field(default_factory=lambda: Scenario((64,), 1000, 10))
 
 
 def parse_scenarios(specs: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -62,6 +66,7 @@ def parse_scenarios(specs: Sequence[str]) -> dict[str, tuple[str, ...]]:
         "baselines": tuple(BASELINES),
         "tokens": tuple(TOKEN_PROVIDERS),
         "pathologies": tuple(PATHOLOGIES),
+        "gateway": (),
     }
     out: dict[str, tuple[str, ...]] = {}
     for spec in specs:
@@ -106,6 +111,7 @@ def configure(
         picked["baselines"],
         picked["pathologies"],
         tokens=picked["tokens"],
+        gateway=picked["gateway"],
     )
 
 
@@ -151,7 +157,22 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None]) -> dict[str, 
             results["pathologies"] = [asdict(r) for r in staged]
     if opts.tokens is not None:
         results["tokens"] = _tokens(opts.tokens, progress, row)
+    if opts.gateway is not None:
+        results["gateway"] = _gateway(opts.gateway, progress, row)
     return results
+
+
+def _gateway(s: Scenario, progress: Callable[[str], None], row: Callable[[str], None]) -> Rows:
+    progress(f"running gateway: {', '.join(map(str, s.sizes))} agents, {s.per_agent} streamed calls each")
+    rows: Rows = []
+    for agents in s.sizes:
+        for measured in run_gateway(agents, s.per_agent, think_ms=s.think_ms):
+            rows.append(asdict(measured))
+            row(
+                f"{measured.path} x{agents}: first byte p50 {measured.first_byte_p50_ms} ms, "
+                f"total p50 {measured.total_p50_ms} ms"
+            )
+    return rows
 
 
 def _tokens(s: Scenario, progress: Callable[[str], None], row: Callable[[str], None]) -> Rows:

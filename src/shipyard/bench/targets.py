@@ -100,6 +100,23 @@ def _tokens(rows: Rows) -> list[Verdict]:
     return out
 
 
+GATEWAY_ADDED_MS = 5.0  # per call, p50, and on the first byte of a stream
+
+
+def _gateway(rows: Rows) -> list[Verdict]:
+    out = []
+    for direct in (r for r in rows if r["path"] == "direct"):
+        through = _pick(rows, path="gateway", agents=direct["agents"])
+        if through is None:
+            continue
+        for key, what in (("total_p50_ms", "p50 per call"), ("first_byte_p50_ms", "first byte p50")):
+            added = through[key] - direct[key]
+            measured = f"+{added:.2f} ms ({direct[key]} direct, {through[key]} through the gateway)"
+            target = f"gateway: {what} adds <= {GATEWAY_ADDED_MS:g} ms at {direct['agents']} agents"
+            out.append(Verdict(target, added <= GATEWAY_ADDED_MS, measured))
+    return out
+
+
 def _pathologies(rows: Rows) -> list[Verdict]:
     if not rows:
         return []
@@ -114,6 +131,7 @@ CHECKS: dict[str, Callable[[Rows], list[Verdict]]] = {
     "baselines": _baselines,
     "tokens": _tokens,
     "pathologies": _pathologies,
+    "gateway": _gateway,
 }
 
 

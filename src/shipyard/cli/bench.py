@@ -33,8 +33,8 @@ def bench(
     scenario: Annotated[
         list[str] | None,
         typer.Option(
-            help="coordination, git[:MIX,...], baselines[:DESIGN,...], pathologies[:NAME,...] or "
-            "tokens[:PROVIDER,...]; "
+            help="coordination, git[:MIX,...], baselines[:DESIGN,...], pathologies[:NAME,...], "
+            "tokens[:PROVIDER,...] or gateway; "
             "repeatable; default all."
         ),
     ] = None,
