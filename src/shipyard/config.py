@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +18,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from shipyard.domain import Role
@@ -146,6 +148,32 @@ class BackendConfig(_Strict):
     idle_timeout_s: float = Field(300.0, gt=0)  # no output for this long: stopped as hung
 
 
+class ClusterConfig(_Strict):
+    """`[cluster]`: where workers run: `local` (in this process) or `ray` (actors on a Ray cluster; the
+    board, merger, planners and judge stay here). Ray is an extra: pip install 'shipyard[ray]'."""
+
+    engine: Literal["local", "ray"] = "local"
+    address: str = "auto"  # auto (RAY_ADDRESS or a `ray start` on this machine), local, HOST:PORT, ray://...
+    node_ip: str = ""  # this machine's address as Ray sees it ("": Ray's choice)
+    slot_resource: str = Field("worker_slot", min_length=1)  # the Ray resource counting worker slots
+    node_dir: str = Field("/tmp/shipyard-node", min_length=1)  # each node's clones and worktrees
+    poll_s: float = Field(1.0, gt=0)  # how often the head collects each busy worker's events
+
+    @field_validator("engine")
+    @classmethod
+    def _ray_installed(cls, value: str) -> str:
+        if value == "ray" and not ray_installed():
+            raise ValueError(
+                "Ray is not installed; run `pip install 'shipyard[ray]'` (or use engine = \"local\")"
+            )
+        return value
+
+
+def ray_installed() -> bool:
+    """Whether `ray` is installed (asked only when `[cluster] engine = "ray"`; not imported here)."""
+    return importlib.util.find_spec("ray") is not None
+
+
 def _backend_tables(value: Any) -> Any:
     """`[backends.worker]` (one table) or `[[backends.worker]]` (a list of them) per role."""
     if not isinstance(value, dict):
@@ -189,6 +217,7 @@ class ShipyardConfig(_Strict):
     retry: RetryConfig = Field(default_factory=RetryConfig)  # type: ignore[arg-type]
     chaos: ChaosConfig = Field(default_factory=ChaosConfig)  # type: ignore[arg-type]
     backends: BackendsTable = Field(default_factory=dict)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)  # type: ignore[arg-type]
 
     @field_validator("models")
     @classmethod
@@ -197,6 +226,15 @@ class ShipyardConfig(_Strict):
             if key != "default" and key not in Role.__members__.values():
                 raise ValueError(f"unknown role `{key}`; expected one of {ROLE_NAMES}")
         return value
+
+    @model_validator(mode="after")
+    def _workers_placeable(self) -> ShipyardConfig:
+        if self.cluster.engine == "ray" and Role.WORKER.value in self.backends:
+            raise ValueError(
+                "worker backends (external CLIs) do not run on Ray nodes yet; "
+                'remove [[backends.worker]] or use [cluster] engine = "local"'
+            )
+        return self
 
     def model_for(self, role: Role) -> str:
         """The model string for a role; sub-planners fall back to the planner's model."""

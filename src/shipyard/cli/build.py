@@ -15,6 +15,7 @@ from shipyard.config import ShipyardConfig
 from shipyard.domain import Role
 from shipyard.errors import RepoError
 from shipyard.fleet.chaos import ChaosRepo
+from shipyard.fleet.executor import Executor, LocalExecutor
 from shipyard.fleet.ledger import totals_from_events
 from shipyard.fleet.runtime import STATE_DIR, Runtime, StopSignal
 from shipyard.git import GitRepo
@@ -69,6 +70,15 @@ def build_runtime(checked: Checked, env: Mapping[str, str], fresh: bool = False)
         clis = check_backends(config, env)
         rt.pick_backend = BackendPicker(clis, config.workers, guard, env, rt.record)
     return rt
+
+
+def build_executor(config: ShipyardConfig) -> Executor:
+    """Where workers run: in this process, or on the Ray cluster `[cluster]` names (imported only then)."""
+    if config.cluster.engine == "ray":
+        from shipyard.cluster.executor import RayExecutor
+
+        return RayExecutor(config.cluster, config.workers)
+    return LocalExecutor()
 
 
 def open_board(repo: GitRepo) -> SqliteBoard:

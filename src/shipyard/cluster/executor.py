@@ -1,0 +1,71 @@
+"""`RayExecutor`: workers as actors on a Ray cluster; the board, the merger, planners and the judge stay
+in this process (the head). Ray's own restarts and retries stay off: the board decides what runs again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+
+from shipyard.cluster.node import NodeModels
+from shipyard.cluster.parts import node_models
+from shipyard.cluster.remote import RemoteRunner
+from shipyard.cluster.slots import SlotPool
+from shipyard.config import ClusterConfig
+from shipyard.errors import ConfigError
+from shipyard.fleet.chaos import TaskRunner
+from shipyard.fleet.merger import Merger
+from shipyard.fleet.runtime import Runtime
+
+
+def connect(cluster: ClusterConfig, workers: int) -> bool:
+    """Join (or, for `address = "local"`, start) the Ray cluster; True when this call connected."""
+    if ray.is_initialized():
+        return False
+    kwargs: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
+    if cluster.node_ip:
+        kwargs["_node_ip_address"] = cluster.node_ip
+    if cluster.address == "local":  # a one-machine cluster whose slots are the run's workers
+        kwargs["resources"] = {cluster.slot_resource: workers}
+    else:
+        kwargs["address"] = cluster.address
+        del kwargs["include_dashboard"]
+    try:
+        ray.init(**kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise ConfigError(
+            f"shipyard.toml: `cluster.address` = {cluster.address!r}: cannot join the Ray cluster "
+            f"({detail}); start it with `ray start --head` or fix the address"
+        ) from None
+    return True
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, cluster: ClusterConfig, workers: int, models: NodeModels = node_models) -> None:
+        self._cluster = cluster
+        self._models = models
+        self._owns = connect(cluster, workers)
+        self._pools: list[SlotPool] = []
+        self.runners: list[RemoteRunner] = []
+
+    def runner(self, rt: Runtime, merger: Merger) -> TaskRunner:
+        pool = SlotPool(rt.repo, self._cluster, self._models)
+        runner = RemoteRunner(rt, merger, pool)
+        self._pools.append(pool)
+        self.runners.append(runner)
+        return runner
+
+    def slots(self) -> float:
+        """The worker slots the cluster offers now (0 when no node advertises the resource)."""
+        resources = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        return float(resources.get(self._cluster.slot_resource, 0.0))
+
+    def close(self) -> None:
+        for pool in self._pools:
+            pool.close()
+        self._pools.clear()
+        if self._owns:
+            ray.shutdown()
