@@ -150,7 +150,8 @@ class NodeSlot:
 
     def drain(self) -> list[Event]:
         """The events recorded since the last call (the head re-records them in its log)."""
-        events, self._events = self._events, []
+        events = list(self._events)
+        del self._events[: len(events)]
         return events
 
     def markers(self, files: tuple[str, ...]) -> tuple[str, ...]:

@@ -51,9 +51,9 @@ class RemoteRunner:
         self.transport_ms: list[tuple[str, float, int]] = []  # (out|back, ms, bytes), for the bench
 
     async def __call__(self, agent: str, task: Task) -> None:
-        rt, relay = self._rt, None
+        rt, slot = self._rt, None
         try:
-            slot = await self._pool.ready(agent)
+            slot = await self._pool.acquire()
             seat = RemoteSeat(agent, task, slot)
             data = {"node": slot.info.ip, "node_id": slot.info.key, "host": slot.info.host}
             rt.record(Event("WorkerPlaced", data, task.id, agent))
@@ -68,19 +68,30 @@ class RemoteRunner:
                 follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError, RayActorError):
                     await follower
-            await slot.actor.close.remote()
+            await self._close(slot)
         except RayActorError as exc:
+            if slot is not None:
+                self._pool.lost(slot)
             self._lost(agent, task, exc)
         except BaseException:
-            self._pool.lost(agent, kill=True)  # cancelled or crashed: its agent must not go on spending
+            if slot is not None:  # cancelled or crashed: its agent must not go on spending
+                self._pool.lost(slot, kill=True)
             raise
         finally:
             self._merger.release(task.id)
             await asyncio.to_thread(delete_ref, rt.repo.root, f"refs/heads/shipyard/{agent}-task-{task.id}")
 
+    async def _close(self, slot: Slot) -> None:
+        """The task is settled: clear the node's worktree and put the actor back (if it still lives)."""
+        try:
+            await slot.actor.close.remote()
+        except RayActorError:
+            self._pool.lost(slot)
+            return
+        self._pool.release(slot)
+
     def _lost(self, agent: str, task: Task, exc: RayActorError) -> None:
         """The actor or its node died: the task goes back now (not when its lease runs out)."""
-        self._pool.lost(agent)
         reason = f"lost: {type(exc).__name__}: the worker's actor or node died"
         self._rt.record(
             Event("WorkerLost", {"error": type(exc).__name__, "detail": str(exc)[:300]}, task.id, agent)

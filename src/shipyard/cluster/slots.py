@@ -1,5 +1,5 @@
-"""The head's worker slots on Ray: one actor per slot, spawned on first use and again after a death,
-and the commits each node holds (a node is sent only what it lacks, as a bundle)."""
+"""The head's worker slots on Ray: actors that hold a slot each (Ray resource `slot_resource`), spawned
+when needed and reused, and the commits each node holds (a node is sent only what it lacks)."""
 
 from __future__ import annotations
 
@@ -35,37 +35,67 @@ class _Node:
 
 
 class SlotPool:
-    """Actors by slot name; `ready` gives a live one, `lost` forgets one, `close` kills them all."""
+    """Live slot actors: `acquire` one for a task, `release` it after, `lost` when it died.
+
+    A task takes an idle actor, or asks Ray for a new one and takes whichever comes first: the new actor
+    or one another task releases. A cluster with fewer slots than workers (a node died, the autoscaler
+    has not caught up) so never leaves a task waiting for an actor that cannot be placed.
+    """
 
     def __init__(self, repo: GitRepo, cluster: ClusterConfig, models: NodeModels) -> None:
         self._repo = repo
         self._cluster = cluster
         self._models = models
         self._remote = ray.remote(SlotActor)
-        self._slots: dict[str, Slot] = {}
+        self._idle: list[Slot] = []
+        self._waiting: list[asyncio.Future[Slot]] = []
+        self._all: dict[int, Any] = {}  # every actor asked for, to kill at the end
         self._nodes: dict[str, _Node] = {}
 
-    async def ready(self, name: str) -> Slot:
-        """The slot's live actor, spawned (with backoff, `SPAWN_TRIES` times) when it has none."""
-        slot = self._slots.get(name)
-        if slot is not None:
-            return slot
+    async def acquire(self) -> Slot:
+        while self._idle:  # an idle actor's node may have died since: check before giving it a task
+            slot = self._idle.pop()
+            try:
+                await slot.actor.hello.remote()
+                return slot
+            except RayActorError:
+                self.lost(slot)
+        handoff: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
+        self._waiting.append(handoff)
+        spawn = asyncio.ensure_future(self._spawn())
+        try:
+            await asyncio.wait({handoff, spawn}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if handoff in self._waiting:
+                self._waiting.remove(handoff)
+        if handoff.done():
+            spawn.cancel()  # the new actor is not needed (cancelling kills it, placed or not)
+            await asyncio.gather(spawn, return_exceptions=True)
+            if spawn.done() and not spawn.cancelled() and spawn.exception() is None:
+                self.release(spawn.result())
+            return handoff.result()
+        handoff.cancel()
+        return spawn.result()
+
+    async def _spawn(self) -> Slot:
+        """A new actor, ready (`SPAWN_TRIES` times, with backoff: it may land on a dying node)."""
         delay = SPAWN_BACKOFF_S
         for attempt in range(SPAWN_TRIES):
-            actor = self._spawn()
+            actor = self._new_actor()
             try:
-                info = await actor.hello.remote()
+                return Slot(actor, await actor.hello.remote())
             except RayActorError:
+                self._all.pop(id(actor), None)
                 if attempt == SPAWN_TRIES - 1:
                     raise
-                await asyncio.sleep(delay)
-                delay *= 2
-                continue
-            slot = self._slots[name] = Slot(actor, info)
-            return slot
+            except asyncio.CancelledError:
+                self._kill(actor)
+                raise
+            await asyncio.sleep(delay)
+            delay *= 2
         raise AssertionError("unreachable")
 
-    def _spawn(self) -> Any:
+    def _new_actor(self) -> Any:
         options: dict[str, Any] = {
             "num_cpus": 0,
             "resources": {self._cluster.slot_resource: 1},
@@ -73,13 +103,28 @@ class SlotPool:
             "max_task_retries": 0,
             "scheduling_strategy": "SPREAD",
         }
-        return self._remote.options(**options).remote(self._cluster.node_dir, self._models)
+        actor = self._remote.options(**options).remote(self._cluster.node_dir, self._models)
+        self._all[id(actor)] = actor
+        return actor
 
-    def lost(self, name: str, kill: bool = False) -> None:
-        """Forget the slot's actor (dead, or killed here when `kill`); the next `ready` spawns anew."""
-        slot = self._slots.pop(name, None)
-        if slot is not None and kill:
-            ray.kill(slot.actor, no_restart=True)
+    def release(self, slot: Slot) -> None:
+        """The task is over and the actor alive: to a waiting task, or idle."""
+        while self._waiting:
+            waiter = self._waiting.pop(0)
+            if not waiter.done():
+                waiter.set_result(slot)
+                return
+        self._idle.append(slot)
+
+    def lost(self, slot: Slot, kill: bool = False) -> None:
+        """Forget an actor that died (or, with `kill`, one that must stop now: its agent was cancelled)."""
+        if kill:
+            self._kill(slot.actor)
+        self._all.pop(id(slot.actor), None)
+
+    def _kill(self, actor: Any) -> None:
+        self._all.pop(id(actor), None)
+        ray.kill(actor, no_restart=True)
 
     async def ship(self, slot: Slot, sha: str) -> int:
         """Make sure the slot's node holds `sha`; the bytes sent (0 when it had it)."""
@@ -103,5 +148,6 @@ class SlotPool:
         return create_bundle(self._repo.root, ref, exclude)
 
     def close(self) -> None:
-        for name in list(self._slots):
-            self.lost(name, kill=True)
+        for actor in list(self._all.values()):
+            self._kill(actor)
+        self._idle.clear()
