@@ -3,6 +3,7 @@ in this process (the head). Ray's own restarts and retries stay off: the board d
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import ray
@@ -16,6 +17,8 @@ from shipyard.errors import ConfigError
 from shipyard.fleet.chaos import TaskRunner
 from shipyard.fleet.merger import Merger
 from shipyard.fleet.runtime import Runtime
+
+CONNECT_TIMEOUT_S = 5.0
 
 
 def connect(cluster: ClusterConfig, workers: int) -> bool:
@@ -31,14 +34,22 @@ def connect(cluster: ClusterConfig, workers: int) -> bool:
         kwargs["address"] = cluster.address
         del kwargs["include_dashboard"]
     try:
+        _reachable(cluster.address)
         ray.init(**kwargs)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError) as exc:
         detail = " ".join(str(exc).split())[:200]
         raise ConfigError(
             f"shipyard.toml: `cluster.address` = {cluster.address!r}: cannot join the Ray cluster "
             f"({detail}); start it with `ray start --head` or fix the address"
         ) from None
     return True
+
+
+def _reachable(address: str) -> None:
+    """Refuse a HOST:PORT nobody answers on at once (Ray itself retries for minutes, then exits)."""
+    host, sep, port = address.rpartition(":")
+    if sep and port.isdigit() and "://" not in address:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
 
 
 class RayExecutor:

@@ -1,0 +1,65 @@
+"""`[cluster]` without Ray, or with what Ray cannot do yet: one line naming the fix, exit 2, nothing written;
+and Ray is never imported unless the configuration asks for it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import invoke, make_repo, snapshot
+from shipyard import config as config_module
+
+
+def _refused(root: Path, needle: str) -> str:
+    before = snapshot(root)
+    result = invoke("run", str(root), "--model", "sim")
+    assert result.exit_code == 2, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], lines
+    assert snapshot(root) == before
+    return lines[0]
+
+
+def test_a_ray_engine_without_ray_installed_names_the_install_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo(tmp_path / "target")
+    (repo / "shipyard.toml").write_text('[cluster]\nengine = "ray"\n')
+    monkeypatch.setattr(config_module, "ray_installed", lambda: False)
+    line = _refused(repo, "`cluster.engine`: Ray is not installed")
+    assert "run `pip install 'shipyard[ray]'`" in line
+
+
+def test_worker_cli_backends_are_refused_on_ray(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "target")
+    toml = '[cluster]\nengine = "ray"\n[[backends.worker]]\ncli = "claude"\n'
+    (repo / "shipyard.toml").write_text(toml)
+    _refused(repo, "worker backends (external CLIs) do not run on Ray nodes yet")
+
+
+def test_an_unreachable_cluster_is_one_line(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "target")
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (repo / "shipyard.toml").write_text(f'[cluster]\nengine = "ray"\naddress = "127.0.0.1:{port}"\n')
+    result = invoke("run", str(repo), "--model", "sim")
+    assert result.exit_code == 2, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot join the Ray cluster" in lines[0], lines
+    assert "ray start --head" in lines[0]
+
+
+def test_the_local_engine_never_imports_ray() -> None:
+    code = (
+        "import sys, shipyard.cli.app, shipyard.fleet.run\n"
+        "from shipyard.cli.build import build_executor\n"
+        "from shipyard.config import ShipyardConfig\n"
+        "assert build_executor(ShipyardConfig()).name == 'local'\n"
+        "assert 'ray' not in sys.modules, 'ray was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
