@@ -16,15 +16,25 @@ from pathlib import Path
 import pytest
 import ray
 from ray.cluster_utils import Cluster
-from raycluster import HEAD_IP, HEALTH, SLOTS_PER_NODE, STORE, WORKER_IPS, LocalCluster
+from raycluster import (
+    HEAD_IP,
+    HEALTH,
+    NODE_KEY,
+    NODE_KEY_ENV,
+    SLOTS_PER_NODE,
+    STORE,
+    WORKER_IPS,
+    LocalCluster,
+)
 
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[LocalCluster]:
     # Short paths: Ray's unix sockets live under RAY_TMPDIR (the limit is 107 bytes); not in the venv.
     tmp = Path(tempfile.mkdtemp(prefix="syray-", dir="/tmp"))
-    old = os.environ.get("RAY_TMPDIR")
+    old = {name: os.environ.get(name) for name in ("RAY_TMPDIR", NODE_KEY_ENV)}
     os.environ["RAY_TMPDIR"] = str(tmp)
+    os.environ[NODE_KEY_ENV] = NODE_KEY  # the nodes' own provider key (set where each node starts)
     head = {
         "node_ip_address": HEAD_IP,
         "num_cpus": 1,
@@ -50,8 +60,9 @@ def ray_cluster() -> Iterator[LocalCluster]:
     finally:
         ray.shutdown()
         cluster.shutdown()
-        if old is None:
-            os.environ.pop("RAY_TMPDIR", None)
-        else:
-            os.environ["RAY_TMPDIR"] = old
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         shutil.rmtree(tmp, ignore_errors=True)

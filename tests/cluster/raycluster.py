@@ -11,6 +11,8 @@ from ray.cluster_utils import Cluster
 HEAD_IP = "127.0.0.2"
 WORKER_IPS = ("127.0.0.3", "127.0.0.4")
 SLOTS_PER_NODE = 4
+NODE_KEY_ENV = "SHIPYARD_NODE_TEST_KEY"
+NODE_KEY = "node-key-7f3a9c2e5b1d8f4a6c0e"
 STORE = 80 * 1024 * 1024
 HEALTH = {
     "health_check_initial_delay_ms": 1000,

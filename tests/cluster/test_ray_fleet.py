@@ -7,15 +7,19 @@ import asyncio
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import ray
-from raycluster import WORKER_IPS, LocalCluster
+from raycluster import NODE_KEY, NODE_KEY_ENV, WORKER_IPS, LocalCluster
 
-from cli_helpers import git, invoke, make_repo
+from cli_helpers import audit, git, invoke, make_repo, write_script
+from fake_llm import FakeLLMServer, FakeReply, count_tool_results
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.cli.sim import build_sim_model, with_sim_goal
 from shipyard.cluster.executor import RayExecutor
@@ -24,6 +28,7 @@ from shipyard.domain import Event, Role, TaskStatus
 from shipyard.fleet.run import Fleet
 from shipyard.fleet.runtime import Runtime
 from shipyard.git import GitRepo
+from shipyard.report.fold import RunFold
 
 
 def _cluster_toml(c: LocalCluster) -> str:
@@ -71,6 +76,11 @@ def test_a_sim_fleet_across_the_nodes_lands_everything_once(
     # The agents ran on the nodes, yet their transcripts and usage are in the head's log.
     worked = {e["task_id"] for e in events if e["kind"] == "ToolCalled" and e["tool"] == "write_file"}
     assert code <= worked
+    board = SqliteBoard(repo / ".shipyard" / "board.sqlite")
+    agents = RunFold().feed(board.events()).agents.views(time.time(), 180.0)
+    board.close()
+    shown = {a["name"]: a["node"] for a in agents if a["role"] == "worker"}
+    assert shown and set(shown.values()) <= set(WORKER_IPS), "the dashboard shows each worker's node"
     status = json.loads(invoke("status", str(repo), "--json").stdout)
     assert status["tasks"]["claimed"] == 0 and status["tasks"]["open"] == 0
     assert status["tokens"] > 0
@@ -78,6 +88,91 @@ def test_a_sim_fleet_across_the_nodes_lands_everything_once(
     assert sorted(landed) == sorted(code) and set(landed.values()) == {1}
     assert len(list((repo / "sim").glob("a*/t*.txt"))) == 12
     assert git(repo, "status", "--porcelain") == ""
+
+
+SHIPYARD = str(Path(sys.executable).with_name("shipyard"))
+
+
+def test_a_head_restart_reconnects_and_returns_what_was_running(
+    ray_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path / "target")
+    config = 'goal = "simulate"\nworkers = 4\n[models]\ndefault = "sim"\n'
+    sim = "[sim]\ntasks = 10\nthink_ms = 1500\nhot_share = 0.0\n"
+    (repo / "shipyard.toml").write_text(config + _cluster_toml(ray_cluster) + sim)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "settings")
+    head = subprocess.Popen([SHIPYARD, "run", str(repo)], stdout=subprocess.PIPE, text=True)
+    assert head.stdout is not None
+    merged = 0
+    for line in head.stdout:  # the head is killed once 3 tasks merged and others are on the nodes
+        merged += " merged #" in line
+        if merged == 3:
+            break
+    head.kill()
+    head.wait(timeout=30)
+    head.stdout.close()
+
+    again = subprocess.run([SHIPYARD, "resume", str(repo)], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "all 10 sim tasks are on the shared branch" in again.stdout
+    counts = audit(repo)  # every task final once, every merge on main, no leftovers, fsck clean
+    assert counts["done"] == counts["tasks"]
+    events = _events(repo)
+    recovered = [e for e in events if e["kind"] == "RunRecovered"]
+    assert recovered and recovered[0]["returned"], "tasks running at the kill went back to the board"
+    landed = _landings(repo, [e["task_id"] for e in events if e["kind"] == "CommitMerged"])
+    assert set(landed.values()) == {1} and len(landed) == 10
+
+
+def test_a_worker_on_a_node_calls_the_model_server_and_runs_commands_in_the_sandbox(
+    ray_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path / "target")
+    seen = f"ls {repo} >/dev/null 2>&1 && echo head-seen || echo head-hidden"  # the sandbox hides /tmp
+    command = f"echo made-on-a-node > node.txt; {seen}"
+
+    def worker(api: str, body: dict[str, Any]) -> FakeReply:
+        if count_tool_results(api, body) == 0:
+            return FakeReply(tool_calls=[("shell", {"command": command})])
+        return FakeReply(tool_calls=[("finish", {"summary": "wrote node.txt"})])
+
+    script = _planner_script(tmp_path)
+    with FakeLLMServer(worker) as server:
+        (repo / "shipyard.toml").write_text(
+            f'goal = "write node.txt"\nworkers = 1\n[models]\nplanner = "scripted:{script}"\n'
+            f'judge = "scripted:{script}"\nworker = "openai:fake-model"\n'
+            f'[providers.openai]\nbase_url = "{server.openai_base_url}"\napi_key_env = "{NODE_KEY_ENV}"\n'
+            + _cluster_toml(ray_cluster)
+        )
+        result = invoke("run", str(repo))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert (repo / "node.txt").read_text() == "made-on-a-node\n"
+    assert len(server.requests) == 2
+    assert all(h.get("authorization") == f"Bearer {NODE_KEY}" for h in server.request_headers)
+    events = _events(repo)
+    placed = [e for e in events if e["kind"] == "WorkerPlaced"]
+    assert len(placed) == 1 and placed[0]["node"] in WORKER_IPS
+    shell = [e for e in events if e["kind"] == "ToolCalled" and e["tool"] == "shell"]
+    assert len(shell) == 1 and "head-hidden" in shell[0]["result"], "the command ran in the sandbox"
+    assert NODE_KEY not in json.dumps(events), "the node's key never reaches the log"
+
+
+def _planner_script(tmp_path: Path) -> Path:
+    task = {"title": "Write node.txt", "description": "d", "acceptance": "a", "scope": ["node.txt"]}
+    finish = {"name": "finish", "arguments": {"summary": "done"}}
+    verdict = {"name": "verdict", "arguments": {"decision": "stop", "notes": "node.txt is there"}}
+    return write_script(
+        tmp_path / "script.json",
+        {
+            "planner": [
+                {"tool_calls": [{"name": "create_task", "arguments": task}]},
+                {"tool_calls": [finish]},
+                {"tool_calls": [finish]},
+            ],
+            "judge": [{"tool_calls": [verdict]}],
+        },
+    )
 
 
 def _runtime(repo: Path, cluster: LocalCluster, **extra: Any) -> Runtime:
@@ -142,5 +237,6 @@ def test_a_node_killed_mid_run_loses_nothing_and_merges_nothing_twice(
     landed = _landings(repo, [e.task_id for e in events if e.kind == "CommitMerged"])
     assert sorted(landed) == sorted(code) and set(landed.values()) == {1}, "merged at most once"
     assert len(list((repo / "sim").glob("a*/t*.txt"))) == 16
+    audit(repo)
     dead = [n for n in ray.nodes() if n["NodeID"] == ray_cluster.node_id(victim)]
     assert dead and not dead[0]["Alive"]
