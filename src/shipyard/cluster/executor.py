@@ -59,13 +59,13 @@ class RayExecutor:
         self._cluster = cluster
         self._models = models
         self._owns = connect(cluster, workers)
-        self._pools: list[SlotPool] = []
+        self._pool: SlotPool | None = None  # one for the executor's life: its actors stay warm
         self.runners: list[RemoteRunner] = []
 
     def runner(self, rt: Runtime, merger: Merger) -> TaskRunner:
-        pool = SlotPool(rt.repo, self._cluster, self._models)
-        runner = RemoteRunner(rt, merger, pool)
-        self._pools.append(pool)
+        if self._pool is None:
+            self._pool = SlotPool(self._cluster, self._models, warm=rt.config.workers)
+        runner = RemoteRunner(rt, merger, self._pool)
         self.runners.append(runner)
         return runner
 
@@ -75,8 +75,8 @@ class RayExecutor:
         return float(resources.get(self._cluster.slot_resource, 0.0))
 
     def close(self) -> None:
-        for pool in self._pools:
-            pool.close()
-        self._pools.clear()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         if self._owns:
             ray.shutdown()

@@ -109,6 +109,11 @@ class NodeSlot:
         return self.dir / "wt"
 
     @property
+    def _parked(self) -> Path:
+        """Where the last task's checkout waits to be reused by the next (see `git.parking`)."""
+        return self.dir / "parked"
+
+    @property
     def branch(self) -> str:
         assert self._job is not None
         return f"shipyard/{self._job.agent}-task-{self._job.task.id}"
@@ -125,7 +130,7 @@ class NodeSlot:
         self._fatal, self._job, self._bases = "", job, [job.start]
         models = dict(self._models(config, self._set_fatal))
         self._rt = Runtime(config, self.repo, InMemoryBoard(), models, progress=self._events.append)
-        self.repo.add_worktree(self.worktree, self.branch, job.start)
+        self.repo.add_worktree(self.worktree, self.branch, job.start, self._parked)
 
     def _set_fatal(self, reason: str) -> None:
         self._fatal = self._fatal or reason
@@ -176,5 +181,5 @@ class NodeSlot:
     def close(self) -> None:
         """End the task: remove its worktree and branch."""
         if self._job is not None:
-            self.repo.remove_worktree(self.worktree, self.branch)
+            self.repo.remove_worktree(self.worktree, self.branch, self._parked)
         self._rt, self._job = None, None

@@ -100,7 +100,7 @@ class RemoteRunner:
 
     async def _ship(self, slot: Slot, sha: str) -> None:
         started = time.monotonic()
-        sent = await self._pool.ship(slot, sha)
+        sent = await self._pool.ship(self._rt.repo, slot, sha)
         if sent:
             self.transport_ms.append(("out", (time.monotonic() - started) * 1000, sent))
 

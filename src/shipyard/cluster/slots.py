@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -37,20 +38,22 @@ class _Node:
 class SlotPool:
     """Live slot actors: `acquire` one for a task, `release` it after, `lost` when it died.
 
-    A task takes an idle actor, or asks Ray for a new one and takes whichever comes first: the new actor
-    or one another task releases. A cluster with fewer slots than workers (a node died, the autoscaler
-    has not caught up) so never leaves a task waiting for an actor that cannot be placed.
+    The first `acquire` starts `warm` actors at once (the fleet's size), so workers start warm; later a
+    new actor is asked for only when more tasks wait than actors are starting. A waiting task takes the
+    first actor that is ready or released: a cluster with fewer slots than workers (a node died, the
+    autoscaler has not caught up) never leaves a task waiting for an actor that cannot be placed.
     """
 
-    def __init__(self, repo: GitRepo, cluster: ClusterConfig, models: NodeModels) -> None:
-        self._repo = repo
+    def __init__(self, cluster: ClusterConfig, models: NodeModels, warm: int = 1) -> None:
         self._cluster = cluster
         self._models = models
+        self._warm = warm
         self._remote = ray.remote(SlotActor)
         self._idle: list[Slot] = []
         self._waiting: list[asyncio.Future[Slot]] = []
+        self._starting: set[asyncio.Task[None]] = set()
         self._all: dict[int, Any] = {}  # every actor asked for, to kill at the end
-        self._nodes: dict[str, _Node] = {}
+        self._nodes: dict[tuple[Path, str], _Node] = {}  # by repository and node
 
     async def acquire(self) -> Slot:
         while self._idle:  # an idle actor's node may have died since: check before giving it a task
@@ -60,22 +63,30 @@ class SlotPool:
                 return slot
             except RayActorError:
                 self.lost(slot)
-        handoff: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
-        self._waiting.append(handoff)
-        spawn = asyncio.ensure_future(self._spawn())
+        waiter: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        wanted = max(self._warm, len(self._waiting)) - len(self._starting)
+        self._warm = 0
+        for _ in range(wanted):
+            start = asyncio.get_running_loop().create_task(self._start())
+            self._starting.add(start)
+            start.add_done_callback(self._starting.discard)
         try:
-            await asyncio.wait({handoff, spawn}, return_when=asyncio.FIRST_COMPLETED)
+            return await waiter
         finally:
-            if handoff in self._waiting:
-                self._waiting.remove(handoff)
-        if handoff.done():
-            spawn.cancel()  # the new actor is not needed (cancelling kills it, placed or not)
-            await asyncio.gather(spawn, return_exceptions=True)
-            if spawn.done() and not spawn.cancelled() and spawn.exception() is None:
-                self.release(spawn.result())
-            return handoff.result()
-        handoff.cancel()
-        return spawn.result()
+            if waiter in self._waiting:
+                self._waiting.remove(waiter)
+
+    async def _start(self) -> None:
+        """Start an actor for whoever waits first (the oldest waiter hears of a failure)."""
+        try:
+            slot = await self._spawn()
+        except RayActorError as exc:
+            waiter = next((w for w in self._waiting if not w.done()), None)
+            if waiter is not None:
+                waiter.set_exception(exc)
+            return
+        self.release(slot)
 
     async def _spawn(self) -> Slot:
         """A new actor, ready (`SPAWN_TRIES` times, with backoff: it may land on a dying node)."""
@@ -88,9 +99,6 @@ class SlotPool:
                 self._all.pop(id(actor), None)
                 if attempt == SPAWN_TRIES - 1:
                     raise
-            except asyncio.CancelledError:
-                self._kill(actor)
-                raise
             await asyncio.sleep(delay)
             delay *= 2
         raise AssertionError("unreachable")
@@ -126,9 +134,9 @@ class SlotPool:
         self._all.pop(id(actor), None)
         ray.kill(actor, no_restart=True)
 
-    async def ship(self, slot: Slot, sha: str) -> int:
-        """Make sure the slot's node holds `sha`; the bytes sent (0 when it had it)."""
-        node = self._nodes.setdefault(slot.info.node_id, _Node())
+    async def ship(self, repo: GitRepo, slot: Slot, sha: str) -> int:
+        """Make sure the slot's node holds `sha` of `repo`; the bytes sent (0 when it had it)."""
+        node = self._nodes.setdefault((repo.root, slot.info.node_id), _Node())
         async with node.lock:
             if sha in node.holds:
                 return 0
@@ -137,17 +145,20 @@ class SlotPool:
                 return 0
             ref = f"refs/shipyard/ship/{slot.info.key}"
             exclude = [node.last] if node.last else []
-            data = await asyncio.to_thread(self._bundle, ref, sha, exclude)
+            data = await asyncio.to_thread(_bundle, repo, ref, sha, exclude)
             await slot.actor.receive.remote(Shipment(sha, ref, data))
             node.holds.add(sha)
             node.last = sha
             return len(data)
 
-    def _bundle(self, ref: str, sha: str, exclude: list[str]) -> bytes:
-        set_ref(self._repo.root, ref, sha)
-        return create_bundle(self._repo.root, ref, exclude)
-
     def close(self) -> None:
+        for start in list(self._starting):
+            start.cancel()
         for actor in list(self._all.values()):
             self._kill(actor)
         self._idle.clear()
+
+
+def _bundle(repo: GitRepo, ref: str, sha: str, exclude: list[str]) -> bytes:
+    set_ref(repo.root, ref, sha)
+    return create_bundle(repo.root, ref, exclude)
