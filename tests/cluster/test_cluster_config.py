@@ -12,6 +12,7 @@ import pytest
 
 from cli_helpers import invoke, make_repo, snapshot
 from shipyard import config as config_module
+from shipyard.config import ShipyardConfig
 
 
 def _refused(root: Path, needle: str) -> str:
@@ -43,15 +44,29 @@ def test_worker_cli_backends_are_refused_on_ray(tmp_path: Path) -> None:
 
 def test_an_unreachable_cluster_is_one_line(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "target")
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()  # a port nobody listens on
     (repo / "shipyard.toml").write_text(f'[cluster]\nengine = "ray"\naddress = "127.0.0.1:{port}"\n')
     result = invoke("run", str(repo), "--model", "sim")
     assert result.exit_code == 2, result.stdout
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot join the Ray cluster" in lines[0], lines
     assert "ray start --head" in lines[0]
+
+
+def test_doctor_reports_an_unreachable_cluster(tmp_path: Path) -> None:
+    from shipyard.cluster.doctor import cluster_rows
+
+    address = f"127.0.0.1:{_free_port()}"
+    config = ShipyardConfig.model_validate({"cluster": {"engine": "ray", "address": address}})
+    (row,) = cluster_rows(config)
+    assert row.check == "ray cluster" and row.status == "missing"
+    assert "cannot join the Ray cluster" in row.seen
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def test_the_local_engine_never_imports_ray() -> None:

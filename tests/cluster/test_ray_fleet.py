@@ -22,8 +22,9 @@ from cli_helpers import audit, git, invoke, make_repo, write_script
 from fake_llm import FakeLLMServer, FakeReply, count_tool_results
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.cli.sim import build_sim_model, with_sim_goal
+from shipyard.cluster.doctor import cluster_rows
 from shipyard.cluster.executor import RayExecutor
-from shipyard.config import ShipyardConfig
+from shipyard.config import ShipyardConfig, load_config
 from shipyard.domain import Event, Role, TaskStatus
 from shipyard.fleet.run import Fleet
 from shipyard.fleet.runtime import Runtime
@@ -156,6 +157,30 @@ def test_a_worker_on_a_node_calls_the_model_server_and_runs_commands_in_the_sand
     shell = [e for e in events if e["kind"] == "ToolCalled" and e["tool"] == "shell"]
     assert len(shell) == 1 and "head-hidden" in shell[0]["result"], "the command ran in the sandbox"
     assert NODE_KEY not in json.dumps(events), "the node's key never reaches the log"
+
+
+def test_doctor_checks_the_cluster_and_what_each_node_lacks(
+    ray_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path / "target")
+    (repo / "shipyard.toml").write_text(
+        'goal = "g"\n[models]\ndefault = "sim"\n' + _cluster_toml(ray_cluster)
+    )
+    result = invoke("doctor", str(repo))
+    assert result.exit_code == 0, result.stdout
+    text = " ".join(result.stdout.split())
+    assert "ray cluster │ ok │ 3 nodes alive, 8 worker slots" in text
+    assert all(f"ray node {ip} │ ok" in text for ip in WORKER_IPS)
+
+    absent = '[providers.openai]\napi_key_env = "SHIPYARD_ABSENT_KEY"\n'
+    (repo / "shipyard.toml").write_text(
+        'goal = "g"\n[models]\ndefault = "sim"\nworker = "openai:m"\n' + absent + _cluster_toml(ray_cluster)
+    )
+    assert invoke("doctor", str(repo)).exit_code == 1
+    rows = {row.check: row for row in cluster_rows(load_config(repo))}
+    for ip in WORKER_IPS:
+        assert rows[f"ray node {ip}"].status == "missing"
+        assert rows[f"ray node {ip}"].seen == "lacks $SHIPYARD_ABSENT_KEY"
 
 
 def _planner_script(tmp_path: Path) -> Path:

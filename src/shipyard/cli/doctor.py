@@ -41,6 +41,10 @@ def examine(path: Path, env: Mapping[str, str], online: bool = False) -> list[Ro
     if config is not None:
         rows += diagnose.model_rows(config, env)
         rows += diagnose.cli_rows(config, env)
+        if config.cluster.engine == "ray":  # Ray is imported only then
+            from shipyard.cluster.doctor import cluster_rows
+
+            rows += cluster_rows(config)
         if online:
             rows += online_rows(config, env)
     if repo is not None:
