@@ -3,6 +3,7 @@ in this process (the head). Ray's own restarts and retries stay off: the board d
 
 from __future__ import annotations
 
+import logging
 import socket
 from typing import Any
 
@@ -25,7 +26,11 @@ def connect(cluster: ClusterConfig, workers: int) -> bool:
     """Join (or, for `address = "local"`, start) the Ray cluster; True when this call connected."""
     if ray.is_initialized():
         return False
-    kwargs: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
+    kwargs: dict[str, Any] = {
+        "log_to_driver": False,  # actors' output stays in Ray's logs; progress comes as events
+        "logging_level": logging.WARNING,
+        "include_dashboard": False,
+    }
     if cluster.node_ip:
         kwargs["_node_ip_address"] = cluster.node_ip
     if cluster.address == "local":  # a one-machine cluster whose slots are the run's workers
