@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ray.exceptions import RayActorError
+from ray.exceptions import ObjectLostError, RayActorError
 
 from shipyard.agent import StopReason
 from shipyard.cluster.node import NodeJob, SessionEnd, Shipment
@@ -69,7 +69,7 @@ class RemoteRunner:
                 with contextlib.suppress(asyncio.CancelledError, RayActorError):
                     await follower
             await self._close(slot)
-        except RayActorError as exc:
+        except (RayActorError, ObjectLostError) as exc:  # the actor, or its node with a result on it, died
             if slot is not None:
                 self._pool.lost(slot)
             self._lost(agent, task, exc)
@@ -90,7 +90,7 @@ class RemoteRunner:
             return
         self._pool.release(slot)
 
-    def _lost(self, agent: str, task: Task, exc: RayActorError) -> None:
+    def _lost(self, agent: str, task: Task, exc: Exception) -> None:
         """The actor or its node died: the task goes back now (not when its lease runs out)."""
         reason = f"lost: {type(exc).__name__}: the worker's actor or node died"
         self._rt.record(
