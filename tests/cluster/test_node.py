@@ -80,6 +80,7 @@ def test_a_task_goes_out_and_its_commit_comes_back_as_bundles(
     slot.open(_job(head, start, task_id=2))
     assert slot.commit("no change", None) is None, "a task that changed nothing sends nothing back"
     slot.close()
+    slot.release()
 
 
 def test_a_conflict_round_gets_the_new_tip_and_sends_back_the_resolution(tmp_path: Path) -> None:
@@ -107,3 +108,17 @@ def test_a_conflict_round_gets_the_new_tip_and_sends_back_the_resolution(tmp_pat
     parents = git(head, "rev-list", "--parents", "-1", "incoming").split()[1:]
     assert sorted(parents) == sorted([first.sha, tip])
     assert git(head, "show", "incoming:same.txt") == "both\n"
+    slot.release()
+
+
+def test_a_new_slot_sweeps_the_folders_of_slots_whose_process_died(tmp_path: Path) -> None:
+    models = _writer("a.txt", "s")
+    alive = NodeSlot(tmp_path / "nodes", "n1", "alive", models)
+    dead = NodeSlot(tmp_path / "nodes", "n1", "dead", models)
+    (dead.dir / "leftover").write_text("x")
+    dead.release()  # what the kernel does when its process dies
+    NodeSlot(tmp_path / "nodes", "n1", "new", models).release()
+    slots = sorted(p.name for p in (tmp_path / "nodes" / "n1" / "slots").iterdir())
+    assert slots == ["alive", "alive.lock", "new", "new.lock"]
+    assert alive.dir.exists()
+    alive.release()

@@ -67,7 +67,10 @@ def _land_as(tmp_path: Path, agent: str) -> tuple[bool, Runtime, str]:
         landed, _ = await runner._commit_and_land(seat, Handoff(summary="wrote a.txt"))
         return landed
 
-    return asyncio.run(land()), rt, start
+    try:
+        return asyncio.run(land()), rt, start
+    finally:
+        slot.release()
 
 
 def test_a_stale_attempts_commit_is_dropped_not_merged(tmp_path: Path) -> None:

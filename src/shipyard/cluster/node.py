@@ -8,6 +8,7 @@ its own small clone, so git's per-process worktree bookkeeping never races anoth
 from __future__ import annotations
 
 import fcntl
+import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,7 +90,12 @@ class NodeSlot:
 
     def __init__(self, base_dir: Path, node_key: str, slot_key: str, models: NodeModels) -> None:
         self.mirror = NodeMirror(base_dir / node_key / "mirror.git")
-        self.dir = base_dir / node_key / "slots" / slot_key
+        slots = base_dir / node_key / "slots"
+        self.dir = slots / slot_key
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = open(slots / f"{slot_key}.lock", "a")  # held for the slot's life  # noqa: SIM115
+        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        sweep_slots(slots)
         root = self.dir / "repo"
         if not (root / ".git").exists():
             root.mkdir(parents=True, exist_ok=True)
@@ -183,3 +189,22 @@ class NodeSlot:
         if self._job is not None:
             self.repo.remove_worktree(self.worktree, self.branch, self._parked)
         self._rt, self._job = None, None
+
+    def release(self) -> None:
+        """Give the slot's folder up (the next slot started on this node removes it)."""
+        self._lock.close()
+
+
+def sweep_slots(slots: Path) -> int:
+    """Remove the folders of slots whose process is gone (nobody holds their lock); how many."""
+    removed = 0
+    for lock_path in slots.glob("*.lock"):
+        with open(lock_path, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live slot
+            shutil.rmtree(slots / lock_path.stem, ignore_errors=True)
+            lock_path.unlink(missing_ok=True)
+            removed += 1
+    return removed
