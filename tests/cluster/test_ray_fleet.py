@@ -31,6 +31,8 @@ from shipyard.fleet.runtime import Runtime
 from shipyard.git import GitRepo
 from shipyard.report.fold import RunFold
 
+TRANSCRIPT = {"AgentStarted", "ModelCalled", "ToolCalled", "AgentFinished"}
+
 
 def _cluster_toml(c: LocalCluster) -> str:
     return (
@@ -77,6 +79,11 @@ def test_a_sim_fleet_across_the_nodes_lands_everything_once(
     # The agents ran on the nodes, yet their transcripts and usage are in the head's log.
     worked = {e["task_id"] for e in events if e["kind"] == "ToolCalled" and e["tool"] == "write_file"}
     assert code <= worked
+    for task_id in code:  # each session's transcript arrives in the order the node logged it
+        kinds = [e["kind"] for e in events if e["task_id"] == task_id and e["kind"] in TRANSCRIPT]
+        sessions = kinds.count("AgentStarted")
+        assert kinds[0] == "AgentStarted" and kinds[-1] == "AgentFinished"
+        assert sessions == kinds.count("AgentFinished"), kinds
     board = SqliteBoard(repo / ".shipyard" / "board.sqlite")
     agents = RunFold().feed(board.events()).agents.views(time.time(), 180.0)
     board.close()

@@ -19,6 +19,7 @@ class Relay:
         self._task = task
         self._agent = agent
         self._renewed = time.monotonic()
+        self._one_at_a_time = asyncio.Lock()  # events are recorded in the order the node logged them
 
     async def follow(self, poll_s: float) -> None:
         """Pull every `poll_s` until cancelled (a dead actor ends it: the runner hears of that itself)."""
@@ -28,9 +29,10 @@ class Relay:
 
     async def pull(self) -> int:
         """Record what the node logged since the last pull; the number of events."""
-        events: list[Event] = await self._actor.drain.remote()
-        for event in events:
-            self._record(event)
+        async with self._one_at_a_time:
+            events: list[Event] = await self._actor.drain.remote()
+            for event in events:
+                self._record(event)
         lease_s = self._rt.config.fleet.lease_s
         if time.monotonic() - self._renewed >= lease_s / 3:
             self._rt.board.heartbeat(self._task.id, self._agent, lease_s)
