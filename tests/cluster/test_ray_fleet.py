@@ -18,7 +18,7 @@ from typing import Any
 import ray
 from raycluster import NODE_KEY, NODE_KEY_ENV, WORKER_IPS, LocalCluster
 
-from cli_helpers import audit, git, invoke, make_repo, write_script
+from cli_helpers import FAST_RETRY, audit, git, invoke, make_repo, write_script
 from fake_llm import FakeLLMServer, FakeReply, count_tool_results
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.cli.sim import build_sim_model, with_sim_goal
@@ -188,6 +188,24 @@ def test_doctor_checks_the_cluster_and_what_each_node_lacks(
     for ip in WORKER_IPS:
         assert rows[f"ray node {ip}"].status == "missing"
         assert rows[f"ray node {ip}"].seen == "lacks $SHIPYARD_ABSENT_KEY"
+
+
+def test_chaos_on_the_cluster_loses_nothing(ray_cluster: LocalCluster, tmp_path: Path) -> None:
+    """Workers killed mid-task (their actors with them), model and git errors: every task still ends."""
+    repo = make_repo(tmp_path / "target")
+    chaos = "[chaos]\nworker_death_rate = 0.3\nmodel_error_rate = 0.2\ngit_error_rate = 0.05\nseed = 2\n"
+    sim = "[sim]\ntasks = 12\nthink_ms = 300\nhot_share = 0.25\n"
+    (repo / "shipyard.toml").write_text(_cluster_toml(ray_cluster) + sim + chaos + FAST_RETRY)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "settings")
+    result = invoke("run", str(repo), "--model", "sim", "--workers", "6")
+    assert result.exit_code == 0, result.stdout
+    counts = audit(repo)
+    assert counts["done"] >= 12
+    events = _events(repo)
+    assert any(e["kind"] == "WorkerKilled" for e in events), "chaos killed some workers"
+    landed = _landings(repo, [e["task_id"] for e in events if e["kind"] == "CommitMerged"])
+    assert set(landed.values()) == {1}
 
 
 def _planner_script(tmp_path: Path) -> Path:
