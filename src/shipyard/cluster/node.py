@@ -18,9 +18,10 @@ from shipyard.agent import AgentOutcome
 from shipyard.board.memory import InMemoryBoard
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Event, Role, Task
-from shipyard.fleet.briefing import read_notes, task_brief
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
 from shipyard.fleet.session import Session, run_session
+from shipyard.fleet.worker import Seat
+from shipyard.fleet.worker import _variables as worker_variables
 from shipyard.fleet.worker import _with_markers as with_markers
 from shipyard.git import GitRepo
 from shipyard.git.bundle import create_bundle, fetch_bundle, has_commit
@@ -149,12 +150,8 @@ class NodeSlot:
     async def session(self, conflict: str) -> SessionEnd:
         """One agent session on the task (a first try, or a round resolving `conflict`)."""
         rt, job = self._runtime()
-        variables = {
-            **task_brief(job.task),
-            "check_command": rt.config.check or "(none configured)",
-            "notes": read_notes(self.worktree),
-            "conflict": conflict,
-        }
+        seat = Seat(job.agent, job.task, self.worktree, self.branch, job.start)
+        variables = worker_variables(rt, seat, conflict)  # the very prompt a local worker gets
         session = Session(Role.WORKER, job.agent, self.worktree, variables, job.task.id)
         outcome = await run_session(rt, session)
         return SessionEnd(outcome, self._fatal)
