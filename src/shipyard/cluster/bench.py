@@ -95,6 +95,30 @@ def _start_cluster(slots: int, store: Path) -> Cluster:
     return cluster
 
 
+def _tree_rss_mb(root: int) -> float:
+    """RSS summed over `root` and every process below it (read from /proc), in MB."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree, grew = {root}, True
+    while grew:
+        below = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= below
+        grew = bool(below)
+    total_kb = 0
+    for pid in tree:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total_kb += sum(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    return total_kb / 1024
+
+
 def _percentiles(values: list[float]) -> str:
     if not values:
         return "none"
@@ -123,6 +147,7 @@ def main() -> None:
             remote = _run(_repo(tmp / "ray-warm", args.files).root, config, executor)
             remote = Row("ray (warm actors)", *list(vars(remote).values())[1:])
             moves = executor.runners[-1].transport_ms
+            rss_mb = _tree_rss_mb(os.getpid())  # the head and the whole local cluster, actors alive
             executor.close()
         finally:
             ray.shutdown()
@@ -134,6 +159,9 @@ def main() -> None:
             f"efficiency {row.efficiency:.2f}"
         )
     print(f"ray/local efficiency: {remote.efficiency / local.efficiency:.2f}")
+    print(
+        f"memory of this process and the cluster's (RSS summed, shared pages counted twice): {rss_mb:.0f} MB"
+    )
     for way in ("out", "back"):
         ms = [m for w, m, _ in moves if w == way]
         size = [b for w, _, b in moves if w == way]
