@@ -159,9 +159,7 @@ def main() -> None:
             f"efficiency {row.efficiency:.2f}"
         )
     print(f"ray/local efficiency: {remote.efficiency / local.efficiency:.2f}")
-    print(
-        f"memory of this process and the cluster's (RSS summed, shared pages counted twice): {rss_mb:.0f} MB"
-    )
+    print(f"memory of the head and the cluster (RSS summed, shared pages twice): {rss_mb:.0f} MB")
     for way in ("out", "back"):
         ms = [m for w, m, _ in moves if w == way]
         size = [b for w, _, b in moves if w == way]
