@@ -140,8 +140,9 @@ class SlotPool:
         async with node.lock:
             if sha in node.holds:
                 return 0
-            if await slot.actor.has.remote(sha):
-                node.holds.add(sha)
+            if node.last is None and await slot.actor.has.remote(sha):  # first contact: a node keeps its
+                node.holds.add(sha)  # mirror across runs; later, it holds what was sent
+                node.last = sha
                 return 0
             ref = f"refs/shipyard/ship/{slot.info.key}"
             exclude = [node.last] if node.last else []
