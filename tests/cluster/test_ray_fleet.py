@@ -63,7 +63,7 @@ def test_a_sim_fleet_across_the_nodes_lands_everything_once(
 ) -> None:
     repo = make_repo(tmp_path / "target")
     (repo / "shipyard.toml").write_text(
-        _cluster_toml(ray_cluster) + "[sim]\ntasks = 12\nthink_ms = 300\nhot_share = 0.25\n"
+        _cluster_toml(ray_cluster) + "[sim]\ntasks = 12\nthink_ms = 300\nhot_share = 0.5\nhot_files = 1\n"
     )
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "settings")
@@ -95,6 +95,14 @@ def test_a_sim_fleet_across_the_nodes_lands_everything_once(
     landed = _landings(repo, [e["task_id"] for e in events if e["kind"] == "CommitMerged"])
     assert sorted(landed) == sorted(code) and set(landed.values()) == {1}
     assert len(list((repo / "sim").glob("a*/t*.txt"))) == 12
+    # Half the tasks also append to one hot file: a conflict goes back to its worker's node with the new
+    # tip, the worker resolves it there in a new session, and the resolution lands.
+    for i, conflict in enumerate(events):
+        if conflict["kind"] != "MergeConflicted":
+            continue
+        later = [e["kind"] for e in events[i:] if e["task_id"] == conflict["task_id"]]
+        assert "AgentStarted" in later and "CommitMerged" in later, later
+    assert any(e["kind"] == "MergeConflicted" for e in events), "no conflict round was exercised"
     assert git(repo, "status", "--porcelain") == ""
 
 
