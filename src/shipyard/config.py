@@ -260,6 +260,7 @@ class Overrides:
     max_cycles: int | None = None
     models: Sequence[str] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    engine: str | None = None  # `[cluster] engine`: where workers run
 
 
 def load_config(repo_root: Path, overrides: Overrides | None = None) -> ShipyardConfig:
@@ -298,6 +299,8 @@ def _apply_overrides(raw: dict[str, Any], ov: Overrides) -> dict[str, Any]:
             continue
         models[role.strip()] = model.strip()
     out["models"] = models
+    if ov.engine is not None:
+        out["cluster"] = {**out.get("cluster", {}), "engine": ov.engine}
     out.update(ov.extra)
     return out
 
