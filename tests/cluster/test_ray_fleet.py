@@ -198,6 +198,25 @@ def test_doctor_checks_the_cluster_and_what_each_node_lacks(
         assert rows[f"ray node {ip}"].seen == "lacks $SHIPYARD_ABSENT_KEY"
 
 
+def test_a_budget_reached_by_remote_workers_stops_the_run(ray_cluster: LocalCluster, tmp_path: Path) -> None:
+    """The nodes' usage reaches the head's totals, so its budget stops the fleet and their agents."""
+    repo = make_repo(tmp_path / "target")
+    sim = "[sim]\ntasks = 24\nthink_ms = 400\nhot_share = 0.0\n[budget]\ntokens = 20000\n"
+    (repo / "shipyard.toml").write_text(_cluster_toml(ray_cluster) + sim)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "settings")
+    result = invoke("run", str(repo), "--model", "sim", "--workers", "6")
+    assert result.exit_code == 1, result.stdout
+    assert "budget reached" in result.stdout
+    status = json.loads(invoke("status", str(repo), "--json").stdout)
+    assert status["tasks"]["claimed"] == 0, "every running task went back"
+    assert 0 < status["tasks"]["done"] < 24
+    calls = [e for e in _events(repo) if e["kind"] == "ModelCalled"]
+    by_workers = sum(e["input_tokens"] + e["output_tokens"] for e in calls if e["role"] == "worker")
+    total = sum(e["input_tokens"] + e["output_tokens"] for e in calls)
+    assert total - by_workers < 20000 <= total, "the nodes' usage, relayed to the head, reached the budget"
+
+
 def test_chaos_on_the_cluster_loses_nothing(ray_cluster: LocalCluster, tmp_path: Path) -> None:
     """Workers killed mid-task (their actors with them), model and git errors: every task still ends."""
     repo = make_repo(tmp_path / "target")
