@@ -55,6 +55,10 @@ def build_runtime(checked: Checked, env: Mapping[str, str], fresh: bool = False)
     repo, config, refs = checked.repo, checked.config, checked.refs
     stop = StopSignal()
     models = harden(build_models(config, refs, env), config, stop.set_fatal)
+    if config.cluster.engine == "ray":  # before anything is written: an address nobody answers is refused
+        from shipyard.cluster.address import refuse_unreachable
+
+        refuse_unreachable(config.cluster)
     if fresh:
         archive_board(repo)
     state = repo.root / STATE_DIR

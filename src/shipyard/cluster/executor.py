@@ -4,22 +4,19 @@ in this process (the head). Ray's own restarts and retries stay off: the board d
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any
 
 import ray
 
+from shipyard.cluster.address import refuse_unreachable, unreachable
 from shipyard.cluster.node import NodeModels
 from shipyard.cluster.parts import node_models
 from shipyard.cluster.remote import RemoteRunner
 from shipyard.cluster.slots import SlotPool
 from shipyard.config import ClusterConfig
-from shipyard.errors import ConfigError
 from shipyard.fleet.chaos import TaskRunner
 from shipyard.fleet.merger import Merger
 from shipyard.fleet.runtime import Runtime
-
-CONNECT_TIMEOUT_S = 5.0
 
 
 def connect(cluster: ClusterConfig, workers: int) -> bool:
@@ -38,23 +35,12 @@ def connect(cluster: ClusterConfig, workers: int) -> bool:
     else:
         kwargs["address"] = cluster.address
         del kwargs["include_dashboard"]
+    refuse_unreachable(cluster)
     try:
-        _reachable(cluster.address)
         ray.init(**kwargs)
     except (OSError, RuntimeError, ValueError) as exc:
-        detail = " ".join(str(exc).split())[:200]
-        raise ConfigError(
-            f"shipyard.toml: `cluster.address` = {cluster.address!r}: cannot join the Ray cluster "
-            f"({detail}); start it with `ray start --head` or fix the address"
-        ) from None
+        raise unreachable(cluster, " ".join(str(exc).split())[:200]) from None
     return True
-
-
-def _reachable(address: str) -> None:
-    """Refuse a HOST:PORT nobody answers on at once (Ray itself retries for minutes, then exits)."""
-    host, sep, port = address.rpartition(":")
-    if sep and port.isdigit() and "://" not in address:
-        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
 
 
 class RayExecutor:
