@@ -15,8 +15,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 import ray
-from raycluster import NODE_KEY, NODE_KEY_ENV, WORKER_IPS, LocalCluster
+from raycluster import HEAD_IP, NODE_KEY, NODE_KEY_ENV, WORKER_IPS, LocalCluster
 
 from cli_helpers import FAST_RETRY, audit, git, invoke, make_repo, write_script
 from fake_llm import FakeLLMServer, FakeReply, count_tool_results
@@ -30,6 +31,9 @@ from shipyard.fleet.run import Fleet
 from shipyard.fleet.runtime import Runtime
 from shipyard.git import GitRepo
 from shipyard.report.fold import RunFold
+
+# The head probes the cluster's address before it starts: loopback only, each node on its own address.
+pytestmark = pytest.mark.allow_hosts(["127.0.0.1", "::1", HEAD_IP, *WORKER_IPS])
 
 TRANSCRIPT = {"AgentStarted", "ModelCalled", "ToolCalled", "AgentFinished"}
 
