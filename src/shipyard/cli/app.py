@@ -94,7 +94,6 @@ def run(
         bool, typer.Option("--dashboard", help="Serve the live dashboard on 127.0.0.1 while it runs.")
     ] = False,
     dashboard_port: Annotated[int, typer.Option(min=0, max=65535)] = DEFAULT_PORT,
-    engine: Annotated[str | None, typer.Option(help="Where workers run: local or ray ([cluster]).")] = None,
 ) -> None:
     """Run the fleet on a repository until the judge says done or a limit is reached."""
     overrides = Overrides(
@@ -104,7 +103,6 @@ def run(
         max_cycles=max_cycles,
         models=tuple(model or ()),
         extra={"chaos": CHAOS_PRESET} if chaos else {},
-        engine=engine,
     )
     checked = preflight(path, overrides, os.environ, unfinished_ok=new)
     rt = build_runtime(checked, os.environ, fresh=new)
@@ -149,7 +147,6 @@ def demo(
 def resume(
     path: PathArg = Path("."),
     workers: Annotated[int | None, typer.Option(min=1, max=1024, help="Workers in parallel.")] = None,
-    engine: Annotated[str | None, typer.Option(help="Where workers run: local or ray ([cluster]).")] = None,
 ) -> None:
     """Continue an unfinished run after a crash, a kill or a stop: reconcile board and git, then go on."""
     repo = GitRepo.open(path)
@@ -159,7 +156,7 @@ def resume(
     if state == "done":
         out.print(f"the run in {repo.root} is already done; nothing to resume")
         return
-    checked = preflight(repo.root, Overrides(workers=workers, engine=engine), os.environ, unfinished_ok=True)
+    checked = preflight(repo.root, Overrides(workers=workers), os.environ, unfinished_ok=True)
     rt = build_runtime(checked, os.environ)
     result, status = run_fleet(rt, out.print, resume=True)
     _finish(result, status)
