@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -258,6 +259,32 @@ class BackendConfig(_Strict):
     idle_timeout_s: float = Field(300.0, gt=0)  # no output for this long: stopped as hung
 
 
+class ClusterConfig(_Strict):
+    """`[cluster]`: where workers run: `local` (in this process) or `ray` (actors on a Ray cluster; the
+    board, merger, planners and judge stay here). Ray is an extra: pip install 'shipyard[ray]'."""
+
+    engine: Literal["local", "ray"] = "local"
+    address: str = "auto"  # auto (RAY_ADDRESS or a `ray start` on this machine), local, HOST:PORT, ray://...
+    node_ip: str = ""  # this machine's address as Ray sees it ("": Ray's choice)
+    slot_resource: str = Field("worker_slot", min_length=1)  # the Ray resource counting worker slots
+    node_dir: str = Field("/tmp/shipyard-node", min_length=1)  # each node's clones and worktrees
+    poll_s: float = Field(1.0, gt=0)  # how often the head collects each busy worker's events
+
+    @field_validator("engine")
+    @classmethod
+    def _ray_installed(cls, value: str) -> str:
+        if value == "ray" and not ray_installed():
+            raise ValueError(
+                "Ray is not installed; run `pip install 'shipyard[ray]'` (or use engine = \"local\")"
+            )
+        return value
+
+
+def ray_installed() -> bool:
+    """Whether `ray` is installed (asked only when `[cluster] engine = "ray"`; not imported here)."""
+    return importlib.util.find_spec("ray") is not None
+
+
 def _backend_tables(value: Any) -> Any:
     """`[backends.worker]` (one table) or `[[backends.worker]]` (a list of them) per role."""
     if not isinstance(value, dict):
@@ -308,6 +335,7 @@ class ShipyardConfig(_Strict):
     chaos: ChaosConfig = Field(default_factory=ChaosConfig)  # type: ignore[arg-type]
     backends: BackendsTable = Field(default_factory=dict)
     generation: GenerationTables = Field(default_factory=dict, validate_default=True)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)  # type: ignore[arg-type]
 
     @field_validator("models")
     @classmethod
@@ -325,6 +353,15 @@ class ShipyardConfig(_Strict):
     def generation_for(self, role: Role) -> GenerationConfig:
         """The generation settings of a role (its table over `[generation.default]` over built-ins)."""
         return self.generation.get(role.value) or GenerationConfig.model_validate({})
+
+    @model_validator(mode="after")
+    def _workers_placeable(self) -> ShipyardConfig:
+        if self.cluster.engine == "ray" and Role.WORKER.value in self.backends:
+            raise ValueError(
+                "worker backends (external CLIs) do not run on Ray nodes yet; "
+                'remove [[backends.worker]] or use [cluster] engine = "local"'
+            )
+        return self
 
     def model_for(self, role: Role) -> str:
         """The model string for a role; sub-planners fall back to the planner's model."""
@@ -350,6 +387,7 @@ class Overrides:
     max_cycles: int | None = None
     models: Sequence[str] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    engine: str | None = None  # `[cluster] engine`: where workers run
 
 
 def load_config(repo_root: Path, overrides: Overrides | None = None) -> ShipyardConfig:
@@ -388,6 +426,8 @@ def _apply_overrides(raw: dict[str, Any], ov: Overrides) -> dict[str, Any]:
             continue
         models[role.strip()] = model.strip()
     out["models"] = models
+    if ov.engine is not None:
+        out["cluster"] = {**out.get("cluster", {}), "engine": ov.engine}
     out.update(ov.extra)
     return out
 

@@ -18,6 +18,7 @@ from shipyard.errors import RepoError
 from shipyard.fleet.attempts import set_aside_earlier_runs
 from shipyard.fleet.budget import over_budget
 from shipyard.fleet.chaos import ChaosRepo
+from shipyard.fleet.executor import Executor, LocalExecutor
 from shipyard.fleet.ledger import totals_from_events
 from shipyard.fleet.runtime import STATE_DIR, Runtime, StopSignal
 from shipyard.git import GitRepo
@@ -82,6 +83,15 @@ def build_runtime(checked: Checked, env: Mapping[str, str], fresh: bool = False)
         hooks = RunHooks(rt.record, lambda: over_budget(rt) or rt.stop.reason, rt.stop.set)
         rt.pick_backend = BackendPicker(clis, config.workers, guard, env, hooks, config)
     return rt
+
+
+def build_executor(config: ShipyardConfig) -> Executor:
+    """Where workers run: in this process, or on the Ray cluster `[cluster]` names (imported only then)."""
+    if config.cluster.engine == "ray":
+        from shipyard.cluster.executor import RayExecutor
+
+        return RayExecutor(config.cluster, config.workers)
+    return LocalExecutor()
 
 
 def open_board(repo: GitRepo) -> SqliteBoard:

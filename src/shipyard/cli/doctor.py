@@ -45,6 +45,10 @@ def examine(path: Path, env: Mapping[str, str], online: bool = False) -> list[Ro
         rows += diagnose.model_rows(config, env)
         rows += diagnose.cli_rows(config, env)
         rows += diagnose.cli_env_rows(config, env)
+        if config.cluster.engine == "ray":  # Ray is imported only then
+            from shipyard.cluster.doctor import cluster_rows
+
+            rows += cluster_rows(config)
         if online:
             rows += online_rows(config, env)
     if repo is not None:

@@ -167,8 +167,12 @@ def check_repo(found: Findings, repo: GitRepo, config: ShipyardConfig, unfinishe
 
 
 def check_machine(found: Findings, config: ShipyardConfig, env: Mapping[str, str]) -> None:
-    """What the machine must offer: the sandbox, and every configured CLI (with its key)."""
+    """What the machine must offer: the sandbox, the Ray cluster if configured, every configured CLI."""
     found.attempt(require_sandbox, config.sandbox)
+    if config.cluster.engine == "ray":  # an address nobody answers is refused before anything is written
+        from shipyard.cluster.address import refuse_unreachable
+
+        found.attempt(refuse_unreachable, config.cluster)
     for role, entries in configured(config).items():
         source = Role.PLANNER if role is Role.SUBPLANNER and role.value not in config.backends else role
         for entry in entries:

@@ -10,7 +10,9 @@ from typing import Any
 
 from rich.console import Console
 
+from shipyard.cli.build import build_executor
 from shipyard.cli.progress import ProgressPrinter
+from shipyard.fleet.executor import Executor
 from shipyard.fleet.lock import RunLock
 from shipyard.fleet.recovery import reconcile
 from shipyard.fleet.run import Fleet, RunResult
@@ -34,10 +36,12 @@ def _install_stop_keys(rt: Runtime, main: asyncio.Task[RunResult], emit: Callabl
         loop.add_signal_handler(sig, on_signal)
 
 
-async def _run(rt: Runtime, printer: ProgressPrinter, emit: Callable[[str], None], resume: bool) -> RunResult:
+async def _run(
+    rt: Runtime, printer: ProgressPrinter, emit: Callable[[str], None], resume: bool, executor: Executor
+) -> RunResult:
     loop = asyncio.get_running_loop()
     follower = loop.create_task(printer.follow())
-    main = loop.create_task(Fleet(rt).run(resume=resume))
+    main = loop.create_task(Fleet(rt, executor).run(resume=resume))
     _install_stop_keys(rt, main, emit)
     try:
         return await main
@@ -54,18 +58,22 @@ def run_fleet(
     """Run to the end under the repository's run lock, printing progress; returns the result and status."""
     lock = RunLock(rt.state_dir)
     lock.acquire()
+    executor: Executor | None = None
     try:
+        executor = build_executor(rt.config)
         if resume:
             report = reconcile(rt)
             emit(f"recovered: {report.as_dict()}")
         printer = ProgressPrinter(rt.board, emit, console=console)  # a live summary on a terminal
         printer.skip_existing()
-        result = asyncio.run(_run(rt, printer, emit, resume))
+        result = asyncio.run(_run(rt, printer, emit, resume, executor))
     except asyncio.CancelledError:
         rt.board.set_meta("state", "stopped")
         rt.board.set_meta("reason", "interrupted at once; run `shipyard resume` to continue")
         result = RunResult("stopped", "interrupted at once", int(rt.board.get_meta("cycle") or 0), 0.0)
     finally:
+        if executor is not None:
+            executor.close()
         lock.release()
     return result, run_status(rt.board)
 

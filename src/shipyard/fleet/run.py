@@ -11,6 +11,7 @@ from shipyard.errors import ShipyardError
 from shipyard.fleet import settings
 from shipyard.fleet.budget import BudgetedModel, over_budget
 from shipyard.fleet.chaos import TaskRunner, dying_runner, killer
+from shipyard.fleet.executor import Executor, LocalExecutor
 from shipyard.fleet.health import CheckResult, HealthMonitor
 from shipyard.fleet.judge import judge
 from shipyard.fleet.merger import Merger
@@ -18,7 +19,6 @@ from shipyard.fleet.recovery import sweep_worktrees
 from shipyard.fleet.repair import MAX_FIXES, Repair
 from shipyard.fleet.runtime import Runtime
 from shipyard.fleet.scheduler import WorkPhase
-from shipyard.fleet.worker import work_on
 
 
 @dataclass(frozen=True)
@@ -32,13 +32,13 @@ class RunResult:
 class Fleet:
     """Runs cycles on one repository until the judge says done, a limit is hit, or the person stops it."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, executor: Executor | None = None) -> None:
         self._rt = rt
         self._repair = Repair(rt, lambda task, agent, commit: self._merger.land(task, agent, commit))
         self._health = HealthMonitor(rt, self._repair.on_check)
         self._merger = Merger(rt, self._health.request)
         rt.guard_model = lambda role, model: BudgetedModel(model, rt, role)
-        self._runner: TaskRunner = lambda slot, task: work_on(rt, self._merger, slot, task)
+        self._runner: TaskRunner = (executor or LocalExecutor()).runner(rt, self._merger)
         chaos = rt.config.chaos
         if chaos.worker_death_rate:
             self._runner = dying_runner(rt, self._runner, chaos)

@@ -45,6 +45,7 @@ class AgentState:
     tokens: int = 0
     cost_usd: float = 0.0
     last_action: str = ""
+    node: str = ""  # the cluster node it last worked on ("" when it runs on this machine)
 
     def view(self, now: float, stall_s: float) -> dict[str, Any]:
         quiet = now - self.last_seen
@@ -81,6 +82,7 @@ class AgentTracker:
             "VerdictGiven": lambda e: self._idle(
                 e.agent or "judge", e.ts, f"verdict: {e.data.get('decision')}"
             ),
+            "WorkerPlaced": self._placed,
             "RunStarted": self._all_idle,
             "RunResumed": self._all_idle,
             "RunFinished": self._all_idle,
@@ -124,6 +126,10 @@ class AgentTracker:
             del self._holder[agent.task_id]
         agent.state, agent.task_id, agent.since, agent.last_seen = IDLE, None, ts, ts
         agent.last_action = action
+
+    def _placed(self, e: Event) -> None:
+        if e.agent is not None:
+            self._agent(e.agent).node = str(e.data.get("node", ""))
 
     def _created(self, e: Event) -> None:
         if e.data.get("kind") == "plan" and e.task_id is not None:

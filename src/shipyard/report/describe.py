@@ -47,6 +47,9 @@ _LINES: dict[str, Line] = {
     "RunPaused": lambda _e: "paused: no new tasks are claimed",
     "RunUnpaused": lambda _e: "unpaused",
     "StopRequested": lambda _e: "stop requested: the fleet winds down",
+    "WorkerPlaced": lambda e: f"{e.agent} works on {_task(e)} on node {e.data.get('node', '?')}",
+    "WorkerLost": lambda e: f"{e.agent} lost {_task(e)}: its actor or node died ({e.data.get('error', '')})",
+    "ResultStale": lambda e: f"{e.agent}'s result for {_task(e)} dropped: the task is no longer its",
     "CheckoutBehind": lambda e: f"checkout behind: {e.data.get('reason', '')}",
     "AttemptKept": lambda e: (
         f"{e.agent}'s attempt {e.data.get('attempt')} on {_task(e)} ended ({e.data.get('ended')}); "

@@ -102,7 +102,7 @@ function renderAgents() {
     const busy = a.state !== "idle";
     const task = a.task_id === null ? "" : `#${a.task_id} ${(tasks.get(a.task_id) || {}).title || ""}`;
     const row = el("tr", { "data-agent": a.name, "data-state": a.state },
-      el("td", {}, a.name), el("td", {}, a.role), el("td", {}, a.stalled ? `${a.state} (stalled)` : a.state),
+      el("td", { title: a.node || "" }, a.node ? `${a.name} @ ${a.node}` : a.name), el("td", {}, a.role), el("td", {}, a.stalled ? `${a.state} (stalled)` : a.state),
       el("td", {}, task), el("td", { class: "num" }, busy ? duration(now() - a.since) : ""),
       el("td", { class: "num" }, duration(now() - a.last_seen)), el("td", { class: "num" }, a.steps),
       el("td", { class: "num" }, a.tokens.toLocaleString()), el("td", { class: "num" }, money(a.cost_usd)),

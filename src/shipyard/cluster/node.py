@@ -1,0 +1,207 @@
+"""A worker slot's side on a cluster node: its clone, its task's worktree, the agent session, the commit
+going back as a bundle. No Ray here: the actor (`cluster.actor`) only wraps a `NodeSlot`.
+
+Each node keeps one bare mirror that every slot on it borrows objects from (git alternates); a slot has
+its own small clone, so git's per-process worktree bookkeeping never races another process.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shipyard.agent import AgentOutcome
+from shipyard.board.memory import InMemoryBoard
+from shipyard.config import ShipyardConfig
+from shipyard.domain import Event, Role, Task
+from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
+from shipyard.fleet.session import Session, run_session
+from shipyard.fleet.worker import Seat
+from shipyard.fleet.worker import _variables as worker_variables
+from shipyard.fleet.worker import _with_markers as with_markers
+from shipyard.git import GitRepo
+from shipyard.git.bundle import create_bundle, fetch_bundle, has_commit
+from shipyard.git.ref import is_ancestor
+from shipyard.git.run import git
+from shipyard.models.base import Model
+
+NodeModels = Callable[[ShipyardConfig, Callable[[str], None]], Mapping[Role, Model]]
+
+
+@dataclass(frozen=True)
+class NodeJob:
+    """All a node gets for one task: serialisable, and no secrets (keys come from the node's env)."""
+
+    config: ShipyardConfig
+    task: Task
+    agent: str
+    start: str  # the shared branch's tip the worktree starts from
+    prompts: Mapping[str, str] = field(default_factory=dict)  # prompt overrides, by file name
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """Commits for a node: a bundle naming `ref`, whose tip is `sha`."""
+
+    sha: str
+    ref: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class SessionEnd:
+    outcome: AgentOutcome
+    fatal: str = ""  # a fault no retry fixes (bad key, unknown model): the head stops the run
+
+
+class NodeMirror:
+    """The node's bare repository of everything shipped to it; fetches take a file lock."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        with self._locked():
+            if not (root / "HEAD").exists():
+                git(root.parent, "init", "--quiet", "--bare", str(root))
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.root.parent / "mirror.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def has(self, sha: str) -> bool:
+        return has_commit(self.root, sha)
+
+    def receive(self, shipment: Shipment) -> None:
+        with self._locked():
+            if not self.has(shipment.sha):
+                fetch_bundle(self.root, shipment.data, [f"{shipment.ref}:refs/shipyard/base/{shipment.sha}"])
+
+
+class NodeSlot:
+    """One worker slot on a node: works one task at a time in a worktree of its own clone."""
+
+    def __init__(self, base_dir: Path, node_key: str, slot_key: str, models: NodeModels) -> None:
+        self.mirror = NodeMirror(base_dir / node_key / "mirror.git")
+        slots = base_dir / node_key / "slots"
+        self.dir = slots / slot_key
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = open(slots / f"{slot_key}.lock", "a")  # held for the slot's life  # noqa: SIM115
+        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        sweep_slots(slots)
+        root = self.dir / "repo"
+        if not (root / ".git").exists():
+            root.mkdir(parents=True, exist_ok=True)
+            git(root, "init", "--quiet")
+            alternates = root / ".git" / "objects" / "info" / "alternates"
+            alternates.write_text(f"{self.mirror.root / 'objects'}\n")
+        self.repo = GitRepo(root, root / ".git")
+        self._models = models
+        self._events: list[Event] = []
+        self._rt: Runtime | None = None
+        self._job: NodeJob | None = None
+        self._bases: list[str] = []  # commits the head holds that this task's branch builds on
+        self._fatal = ""
+
+    @property
+    def worktree(self) -> Path:
+        return self.dir / "wt"
+
+    @property
+    def _parked(self) -> Path:
+        """Where the last task's checkout waits to be reused by the next (see `git.parking`)."""
+        return self.dir / "parked"
+
+    @property
+    def branch(self) -> str:
+        assert self._job is not None
+        return f"shipyard/{self._job.agent}-task-{self._job.task.id}"
+
+    def open(self, job: NodeJob) -> None:
+        """Start the task: a fresh worktree at `job.start` (which the mirror must hold)."""
+        prompts = self.dir / "prompts"
+        prompts.mkdir(parents=True, exist_ok=True)
+        for old in prompts.iterdir():
+            old.unlink()
+        for name, text in job.prompts.items():
+            (prompts / Path(name).name).write_text(text, encoding="utf-8")
+        config = job.config.model_copy(update={"prompts_dir": str(prompts)})
+        self._fatal, self._job, self._bases = "", job, [job.start]
+        models = dict(self._models(config, self._set_fatal))
+        self._rt = Runtime(config, self.repo, InMemoryBoard(), models, progress=self._events.append)
+        self.repo.add_worktree(self.worktree, self.branch, job.start, self._parked)
+
+    def _set_fatal(self, reason: str) -> None:
+        self._fatal = self._fatal or reason
+
+    def _runtime(self) -> tuple[Runtime, NodeJob]:
+        if self._rt is None or self._job is None:
+            raise RuntimeError("no task is open on this slot")
+        return self._rt, self._job
+
+    async def session(self, conflict: str) -> SessionEnd:
+        """One agent session on the task (a first try, or a round resolving `conflict`)."""
+        rt, job = self._runtime()
+        seat = Seat(job.agent, job.task, self.worktree, self.branch, job.start)
+        variables = worker_variables(rt, seat, conflict)  # the very prompt a local worker gets
+        session = Session(Role.WORKER, job.agent, self.worktree, variables, job.task.id)
+        outcome = await run_session(rt, session)
+        return SessionEnd(outcome, self._fatal)
+
+    def drain(self) -> list[Event]:
+        """The events recorded since the last call (the head re-records them in its log)."""
+        events = list(self._events)
+        del self._events[: len(events)]
+        return events
+
+    def markers(self, files: tuple[str, ...]) -> tuple[str, ...]:
+        return with_markers(self.worktree, files)
+
+    def commit(self, message: str, merge_head: str | None) -> Shipment | None:
+        """Commit the worktree; the branch's new commits as a bundle, or None when nothing is new."""
+        rt, job = self._runtime()
+        message = rt.redact(message)  # the node knows its own keys; none may reach the history
+        made = self.repo.commit_all(self.worktree, message, agent_identity(job.agent), HARNESS, merge_head)
+        head = made or self.repo.rev_parse(self.branch)
+        if head is None or any(is_ancestor(self.repo.root, head, base) for base in self._bases):
+            return None
+        ref = f"refs/heads/{self.branch}"
+        return Shipment(head, ref, create_bundle(self.repo.root, ref, self._bases))
+
+    def merge(self, tip: str) -> tuple[str, ...]:
+        """Merge the head's new tip (already in the mirror) into the worktree: the conflicted files."""
+        self._bases.append(tip)
+        return self.repo.start_merge(self.worktree, tip)
+
+    def close(self) -> None:
+        """End the task: remove its worktree and branch."""
+        if self._job is not None:
+            self.repo.remove_worktree(self.worktree, self.branch, self._parked)
+        self._rt, self._job = None, None
+
+    def release(self) -> None:
+        """Give the slot's folder up (the next slot started on this node removes it)."""
+        self._lock.close()
+
+
+def sweep_slots(slots: Path) -> int:
+    """Remove the folders of slots whose process is gone (nobody holds their lock); how many."""
+    removed = 0
+    for lock_path in slots.glob("*.lock"):
+        with open(lock_path, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live slot
+            shutil.rmtree(slots / lock_path.stem, ignore_errors=True)
+            lock_path.unlink(missing_ok=True)
+            removed += 1
+    return removed
