@@ -30,7 +30,7 @@ def test_a_ray_engine_without_ray_installed_names_the_install_line(
 ) -> None:
     repo = make_repo(tmp_path / "target")
     (repo / "shipyard.toml").write_text('[cluster]\nengine = "ray"\n')
-    monkeypatch.setattr(config_module, "ray_installed", lambda: False)
+    monkeypatch.setattr("shipyard.sections.ray_installed", lambda: False)
     line = _refused(repo, "`cluster.engine`: Ray is not installed")
     assert "run `pip install 'shipyard[ray]'`" in line
 
