@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 from shipyard.agent import cgroup
 from shipyard.agent.mount import View, git_layout, mount_args
@@ -36,7 +36,7 @@ ENV_ALLOW = (
 _NAMESPACES = ("--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try")
 _BASE = ("--die-with-parent", "--new-session", *_NAMESPACES, "--cap-drop", "ALL")
 _MODERN = (0, 8)  # --disable-userns and --size
-_MB = 1024 * 1024
+MB = 1024 * 1024
 # Joins the command's pids cgroup, then becomes bwrap: everything the command starts is counted.
 _JOIN = 'echo $$ > "$0" && exec "$@"'
 
@@ -230,16 +230,16 @@ class Launch:
             self.cgroup = None
 
 
-class Sandbox:
-    """Turns a command and a worktree into a `Launch` that runs it confined by a policy."""
+class Confinement:
+    """What every bubblewrap confinement shares: a policy, this machine's support for it, the limits."""
 
     def __init__(self, policy: SandboxPolicy | None = None, host: HostSupport | None = None) -> None:
         self.policy = policy or SandboxPolicy()
         self._host = host
 
     @classmethod
-    def of(cls, settings: SandboxSettings) -> Sandbox:
-        """The sandbox for a project's `[sandbox]` settings."""
+    def of(cls, settings: SandboxSettings) -> Self:
+        """The confinement for a project's `[sandbox]` settings."""
         return cls(SandboxPolicy.of(settings))
 
     @property
@@ -252,6 +252,21 @@ class Sandbox:
     def confined(self) -> bool:
         """Whether commands run inside bubblewrap (False: unsandboxed, by the policy's choice)."""
         return self.policy.enabled and not self.host.problem
+
+    def _cgroup(self) -> Path | None:
+        parent, limit = self.host.pids_cgroup, self.policy.max_processes
+        return cgroup.make(parent, limit) if parent is not None and limit > 0 else None
+
+    def _limits(self) -> list[str]:
+        p = self.policy
+        limits = [f"--nproc={p.max_processes}"] if p.max_processes else []
+        limits += [f"--as={p.memory_mb * MB}"] if p.memory_mb else []
+        limits += [f"--fsize={p.max_file_mb * MB}"] if p.max_file_mb else []
+        return [*limits, "--core=0"]
+
+
+class Sandbox(Confinement):
+    """Turns a command and a worktree into a `Launch` that runs it confined by a policy."""
 
     def refusal(self) -> str | None:
         """Why commands must not run at all: the sandbox is wanted, missing, and not waived."""
@@ -275,30 +290,19 @@ class Sandbox:
             raise
         return launch
 
-    def _cgroup(self) -> Path | None:
-        parent, limit = self.host.pids_cgroup, self.policy.max_processes
-        return cgroup.make(parent, limit) if parent is not None and limit > 0 else None
-
     def _argv(self, command: str, cwd: Path, info_fd: int, group: Path | None) -> list[str]:
         host, policy = self.host, self.policy
         flags = [*_BASE, *(["--disable-userns"] if host.modern else [])]
         flags += [] if policy.network else ["--unshare-net"]
         view = View(
-            home=_home(),
-            exposed=[*_python_paths(), *_network_paths(policy.network), *map(Path, policy.extra_ro_paths)],
+            home=person_home(),
+            exposed=[*python_paths(), *_network_paths(policy.network), *map(Path, policy.extra_ro_paths)],
             hidden=[Path(p) for p in policy.hidden_paths],
-            tmp_bytes=policy.tmp_mb * _MB if host.modern else 0,
+            tmp_bytes=policy.tmp_mb * MB if host.modern else 0,
         )
         argv = [host.bwrap, *flags, "--info-fd", str(info_fd), *mount_args(git_layout(cwd), view)]
         argv += ["--", host.prlimit, *self._limits(), "--", "bash", "-c", command]
         return ["/bin/sh", "-c", _JOIN, str(group / "cgroup.procs"), *argv] if group is not None else argv
-
-    def _limits(self) -> list[str]:
-        p = self.policy
-        limits = [f"--nproc={p.max_processes}"] if p.max_processes else []
-        limits += [f"--as={p.memory_mb * _MB}"] if p.memory_mb else []
-        limits += [f"--fsize={p.max_file_mb * _MB}"] if p.max_file_mb else []
-        return [*limits, "--core=0"]
 
 
 def _settle(future: asyncio.Future[None]) -> None:
@@ -306,12 +310,13 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def _home() -> Path | None:
-    home = os.environ.get("HOME", "")
-    return Path(home) if os.path.isabs(home) and Path(home).resolve() != Path("/") else None
+def person_home() -> Path | None:
+    """The person's home folder, hidden from every sandbox (None when it is `/`)."""
+    home = Path.home()
+    return home if home.is_absolute() and home.resolve() != Path("/") else None
 
 
-def _python_paths() -> list[Path]:
+def python_paths() -> list[Path]:
     """Shipyard's own Python and its environment stay readable (commands such as the demo's use them)."""
     return [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent]
 

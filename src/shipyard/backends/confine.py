@@ -19,12 +19,11 @@ from pathlib import Path
 
 from shipyard.agent import cgroup
 from shipyard.agent.mount import View, git_layout, mount_args
-from shipyard.agent.sandbox import HostSupport, SandboxPolicy, SandboxSettings, probe
+from shipyard.agent.sandbox import MB, Confinement, person_home, python_paths
 from shipyard.gateway import forward
 
 INNER_PORT = 8087  # the forwarder's port on the sandbox's own loopback
 _NAMESPACES = ("--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try")
-_MB = 1024 * 1024
 _JOIN = 'echo $$ > "$0" && exec "$@"'  # joins the pids cgroup, then becomes bwrap
 
 
@@ -40,28 +39,8 @@ class Confined:
             cgroup.remove(self.cgroup)
 
 
-class CliSandbox:
+class CliSandbox(Confinement):
     """Wraps CLI command lines in bubblewrap under a project's `[sandbox]` policy."""
-
-    def __init__(self, policy: SandboxPolicy, host: HostSupport | None = None) -> None:
-        self.policy = policy
-        self._host = host
-
-    @classmethod
-    def of(cls, settings: SandboxSettings) -> CliSandbox:
-        """The CLI sandbox for a project's `[sandbox]` settings."""
-        return cls(SandboxPolicy.of(settings))
-
-    @property
-    def host(self) -> HostSupport:
-        if self._host is None:
-            self._host = probe(self.policy.bwrap)
-        return self._host
-
-    @property
-    def confined(self) -> bool:
-        """Whether CLIs run inside bubblewrap (False: the sandbox is off, or missing and waived)."""
-        return self.policy.enabled and not self.host.problem
 
     def wrap(
         self, argv: Sequence[str], worktree: Path, home: Path, socket: Path, shown: Sequence[Path] = ()
@@ -86,24 +65,13 @@ class CliSandbox:
     def _mounts(self, shown: Sequence[Path], worktree: Path, home: Path, socket: Path) -> list[str]:
         p = self.policy
         view = View(
-            home=_person_home(),
-            exposed=[*_python_paths(), *shown, *map(Path, p.extra_ro_paths)],
+            home=person_home(),
+            exposed=[*python_paths(), *shown, *map(Path, p.extra_ro_paths)],
             hidden=[Path(h) for h in p.hidden_paths],
-            tmp_bytes=p.tmp_mb * _MB if self.host.modern else 0,
+            tmp_bytes=p.tmp_mb * MB if self.host.modern else 0,
         )
         args = mount_args(git_layout(worktree), view)
         return [*args, "--bind", str(home), str(home), "--bind", str(socket.parent), str(socket.parent)]
-
-    def _limits(self) -> list[str]:
-        p = self.policy
-        limits = [f"--nproc={p.max_processes}"] if p.max_processes else []
-        limits += [f"--as={p.memory_mb * _MB}"] if p.memory_mb else []
-        limits += [f"--fsize={p.max_file_mb * _MB}"] if p.max_file_mb else []
-        return [*limits, "--core=0"]
-
-    def _cgroup(self) -> Path | None:
-        parent, limit = self.host.pids_cgroup, self.policy.max_processes
-        return cgroup.make(parent, limit) if parent is not None and limit > 0 else None
 
 
 def install_folder(binary: Path) -> Path:
@@ -113,13 +81,3 @@ def install_folder(binary: Path) -> Path:
         if folder.name == "node_modules":
             return folder
     return real.parent
-
-
-def _person_home() -> Path | None:
-    home = Path.home()
-    return home if home.is_absolute() and home.resolve() != Path("/") else None
-
-
-def _python_paths() -> list[Path]:
-    """Shipyard's Python (it runs the forwarder), as the built-in sandbox shows it."""
-    return [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent]
