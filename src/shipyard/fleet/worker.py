@@ -60,7 +60,9 @@ async def work_on(rt: Runtime, merger: Merger, agent: str, task: Task) -> None:
     try:
         await asyncio.to_thread(rt.repo.add_worktree, seat.worktree, seat.branch, seat.start, spot)
         seat.notes_chars = notes_size(seat.worktree)  # the tip's, before a kept attempt is brought in
-        opening = await asyncio.to_thread(open_attempt, rt, task, agent, seat.worktree)
+        opening = Opening()  # a first attempt has nothing to continue: no thread hop, no git call
+        if task.attempts > 1:
+            opening = await asyncio.to_thread(open_attempt, rt, task, agent, seat.worktree)
         await _attempt(rt, merger, seat, opening)
     finally:
         merger.release(task.id)  # whatever files it held for a conflict pass on
