@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/pytest ] || { python3 -m venv .venv && .venv/bin/pip install --quiet -e '.[dev]'; }
+# The Ray executor's tests start a loopback cluster: Ray is an extra, installed here (not by the demo).
+.venv/bin/python -c 'import ray' 2>/dev/null || .venv/bin/pip install --quiet -e '.[dev,ray]'
 apt_install() {
   if command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
