@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cli_helpers import make_repo
+from fleet_helpers import FleetFactory
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Role
-from shipyard.fleet.run import Fleet, RunResult
 from shipyard.fleet.runtime import Runtime
 from shipyard.git import GitRepo
 from shipyard.models.base import Model
-
-FleetFactory = Callable[..., Runtime]
 
 
 @pytest.fixture
@@ -32,7 +29,3 @@ def fleet(tmp_path: Path) -> FleetFactory:
         return Runtime(config=cfg, repo=GitRepo.open(root), board=board, models=dict(models))
 
     return build
-
-
-def run(rt: Runtime) -> RunResult:
-    return asyncio.run(Fleet(rt).run())

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conftest import FleetFactory, run
-
+from fleet_helpers import FleetFactory, run
 from shipyard.domain import Event, Role, TaskKind, TaskSpec, TaskStatus
 from shipyard.errors import GitError
 from shipyard.fleet.attempts import Ending, keep

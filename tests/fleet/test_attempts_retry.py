@@ -7,10 +7,10 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from conftest import FleetFactory, run
 from test_attempts_kept import THREE, _models, _planner, _steps, _three_then
 
 from cli_helpers import git
+from fleet_helpers import FleetFactory, run
 from shipyard.domain import Role, Task, TaskKind, TaskSpec, TaskStatus
 from shipyard.fleet.attempts import Ending, Opening, keep, keep_after, open_attempt
 from shipyard.fleet.runtime import Runtime

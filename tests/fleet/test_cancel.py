@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from conftest import FleetFactory, run
-
 from cli_helpers import git
+from fleet_helpers import FleetFactory, run
 from shipyard.domain import Handoff, Role, TaskKind, TaskSpec, TaskStatus
 from shipyard.fleet.merger import REFUSED, Merger
 from shipyard.models.base import ModelRequest, ModelResponse

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import FleetFactory, run
-
+from fleet_helpers import FleetFactory, run
 from shipyard.domain import Event, Role, TaskStatus
 from shipyard.models.base import ModelRequest, ModelResponse
 from shipyard.models.scripted import ScriptedModel, call, turn

@@ -3,9 +3,8 @@ and NOTES.md stays within its budget."""
 
 from __future__ import annotations
 
-from conftest import FleetFactory, run
-
 from cli_helpers import git
+from fleet_helpers import FleetFactory, run
 from shipyard.domain import Role, TaskStatus
 from shipyard.fleet.briefing import NOTES_BUDGET_CHARS
 from shipyard.models.base import ModelRequest, ModelResponse

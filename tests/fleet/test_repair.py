@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import FleetFactory, run
-
 from cli_helpers import git
+from fleet_helpers import FleetFactory, run
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.domain import Role, TaskSpec, TaskStatus
 from shipyard.fleet.health import CheckResult

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FleetFactory
 
+from fleet_helpers import FleetFactory
 from shipyard.domain import TaskKind, TaskSpec
 from shipyard.errors import ToolError
 from shipyard.fleet.scope import check_within, normal, overlaps

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ALICE, Tree
 
+from git_helpers import ALICE, Tree
 from shipyard.errors import UnsafeWorktreeError
 from shipyard.git import GitRepo
 from shipyard.git.attempt import Snapshot, attempt_ref

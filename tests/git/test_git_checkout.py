@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from shipyard.git import GitRepo, Identity
 
 if TYPE_CHECKING:
-    from conftest import Tree
+    from git_helpers import Tree
 
 HARNESS = Identity("Shipyard", "shipyard@localhost")
 

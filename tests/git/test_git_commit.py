@@ -12,7 +12,7 @@ from shipyard.git import GitRepo, Identity
 from shipyard.git.ref import head_commit, no_merge_pending
 
 if TYPE_CHECKING:
-    from conftest import Tree
+    from git_helpers import Tree
 
 WORKER = Identity("worker-1", "worker-1@shipyard")
 HARNESS = Identity("Shipyard", "shipyard@localhost")

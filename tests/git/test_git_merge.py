@@ -15,7 +15,7 @@ from shipyard.git import GitRepo, Identity, MergeResult
 from shipyard.git import merge as merge_module
 
 if TYPE_CHECKING:
-    from conftest import Tree
+    from git_helpers import Tree
 
 HARNESS = Identity("Shipyard", "shipyard@localhost")
 WORKERS = 16

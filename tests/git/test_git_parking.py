@@ -15,7 +15,7 @@ from shipyard.git import GitRepo, parking
 from shipyard.git.run import GitOutput, git
 
 if TYPE_CHECKING:
-    from conftest import Tree
+    from git_helpers import Tree
 
 
 def _files(root: Path) -> dict[str, bytes]:

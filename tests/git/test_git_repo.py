@@ -13,7 +13,7 @@ from shipyard.git import GitRepo, Identity, init_repo
 from shipyard.git.run import MIN_VERSION, git, git_version
 
 if TYPE_CHECKING:
-    from conftest import Tree
+    from git_helpers import Tree
 
 
 def test_open_resolves_top_level_from_a_subfolder(repo: GitRepo, tree: Tree) -> None:

@@ -12,7 +12,7 @@ from shipyard.errors import GitError
 from shipyard.git import GitRepo
 
 if TYPE_CHECKING:
-    from conftest import Tree
+    from git_helpers import Tree
 
 
 def test_add_creates_branch_and_checkout(repo: GitRepo, tmp_path: Path) -> None:
