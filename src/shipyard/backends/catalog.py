@@ -45,7 +45,7 @@ def kind_of(entry: BackendConfig, where: str) -> CliKind:
 def resolve(entry: BackendConfig, where: str, config: ShipyardConfig, env: Mapping[str, str]) -> CliSettings:
     """Check one configured CLI and gather what running it needs; `ConfigError` names the fix."""
     kind = kind_of(entry, where)
-    binary = _find_binary(kind, entry, env)
+    binary = find_binary(kind, entry, env)
     if binary is None:
         raise SetupError(
             f"the `{kind.command}` CLI for {where} is not installed; install it with "
@@ -69,7 +69,8 @@ def resolve(entry: BackendConfig, where: str, config: ShipyardConfig, env: Mappi
     )
 
 
-def _find_binary(kind: CliKind, entry: BackendConfig, env: Mapping[str, str]) -> Path | None:
+def find_binary(kind: CliKind, entry: BackendConfig, env: Mapping[str, str]) -> Path | None:
+    """The CLI's executable: `binary` if set, else found on the environment's PATH; None if neither."""
     if entry.binary:
         path = Path(entry.binary).expanduser()
         return path if path.is_file() and os.access(path, os.X_OK) else None

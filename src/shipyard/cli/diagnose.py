@@ -6,7 +6,6 @@ Offline and read-only: nothing is written, no key is ever printed (only the name
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 import subprocess
 import sys
@@ -18,10 +17,10 @@ from typing import Literal
 
 from shipyard.agent.sandbox import probe, unavailable_message
 from shipyard.agent.userns import host_userns_problem
-from shipyard.backends.catalog import KINDS, configured
+from shipyard.backends.catalog import KINDS, configured, find_binary
 from shipyard.backends.doctor import command_environments
 from shipyard.cli.checks import run_state
-from shipyard.cli.preflight import Findings, check_config, check_repo
+from shipyard.cli.preflight import Findings, check_config, check_repo, provider_settings
 from shipyard.config import CONFIG_NAME, ShipyardConfig, load_config
 from shipyard.errors import UserError
 from shipyard.fleet.lock import LOCK_FILE
@@ -29,7 +28,7 @@ from shipyard.fleet.runtime import STATE_DIR
 from shipyard.git import GitRepo
 from shipyard.git.repo import git_problem
 from shipyard.git.run import git_version
-from shipyard.models.factory import HTTP_PROVIDERS, VENDOR, parse_model_string
+from shipyard.models.factory import HTTP_PROVIDERS, VENDOR, key_env_for, parse_model_string
 
 Status = Literal["ok", "warning", "missing"]
 MIN_FREE_GB = 2.0  # worktrees and their test runs; below this a long run may fill the disk
@@ -112,9 +111,8 @@ def model_rows(config: ShipyardConfig, env: Mapping[str, str]) -> list[Row]:
     rows = [Row(f"model {role.value}", "ok", f"{ref.provider}:{ref.model_id}") for role, ref in refs.items()]
     rows += [_problem_row("models and keys", line) for line in found.person]
     for provider in sorted({ref.provider for ref in refs.values()} & set(HTTP_PROVIDERS)):
-        p = config.provider_config(provider)
         vendor = VENDOR[provider]
-        key_env = (p.api_key_env if p else None) or f"{vendor.upper()}_API_KEY"
+        key_env = key_env_for(provider, provider_settings(config.provider_config(provider)))
         if env.get(key_env, "").strip() and f"{vendor} key" not in {row.check for row in rows}:
             rows.append(Row(f"{vendor} key", "ok", f"{key_env} is set (not shown)"))
     return rows
@@ -133,9 +131,8 @@ def cli_rows(config: ShipyardConfig, env: Mapping[str, str]) -> list[Row]:
             kind = KINDS.get(entry.cli)
             if kind is None or f"cli {kind.name}" in found:
                 continue
-            binary = entry.binary or shutil.which(kind.command, path=env.get("PATH", os.defpath))
-            usable = binary is not None and os.access(binary, os.X_OK)
-            found[f"cli {kind.name}"] = (kind.package, binary if usable else None)
+            path = find_binary(kind, entry, env)
+            found[f"cli {kind.name}"] = (kind.package, str(path) if path else None)
     binaries = [binary for _, binary in found.values() if binary]
     with ThreadPoolExecutor(max_workers=max(1, len(binaries))) as pool:
         versions = dict(zip(binaries, pool.map(_version_of, binaries), strict=True))

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from shipyard.errors import ConfigError
 from shipyard.models.base import Model
 from shipyard.models.pricing import Price, provider_for_base_url
+
+if TYPE_CHECKING:
+    import openai
 
 PROVIDERS = ("openai", "openai-responses", "anthropic", "scripted", "sim")
 HTTP_PROVIDERS = ("openai", "openai-responses", "anthropic")
@@ -91,9 +95,14 @@ def build_provider_model(
     return _openai(ref, settings, access, price)
 
 
+def key_env_for(provider: str, settings: ProviderSettings) -> str:
+    """The environment variable that holds an HTTP provider's API key."""
+    return settings.api_key_env or f"{VENDOR[provider].upper()}_API_KEY"
+
+
 def _access(ref: ModelRef, settings: ProviderSettings, env: Mapping[str, str]) -> _Access:
     vendor = VENDOR[ref.provider]
-    key_env = settings.api_key_env or f"{vendor.upper()}_API_KEY"
+    key_env = key_env_for(ref.provider, settings)
     custom_url = settings.base_url or env.get(f"{vendor.upper()}_BASE_URL") or None
     api_key = env.get(key_env, "").strip()
     if not api_key and custom_url is None:
@@ -105,17 +114,22 @@ def _access(ref: ModelRef, settings: ProviderSettings, env: Mapping[str, str]) -
     return _Access(key_env, api_key or PLACEHOLDER_KEY, base_url, custom_url is not None)
 
 
-def _openai(ref: ModelRef, settings: ProviderSettings, access: _Access, price: Price | None) -> Model:
-    import openai  # the SDKs load only when a real model is built
+def _openai_client(settings: ProviderSettings, access: _Access) -> openai.AsyncOpenAI:
+    """One OpenAI SDK client (Chat Completions and Responses share it); the SDK loads only here."""
+    import openai
 
-    from shipyard.models.openai import OpenAIModel
-
-    client = openai.AsyncOpenAI(
+    return openai.AsyncOpenAI(
         api_key=access.api_key,
         base_url=access.base_url,
         timeout=settings.timeout_s,
         max_retries=settings.max_retries,
     )
+
+
+def _openai(ref: ModelRef, settings: ProviderSettings, access: _Access, price: Price | None) -> Model:
+    from shipyard.models.openai import OpenAIModel
+
+    client = _openai_client(settings, access)
     provider = _price_provider(settings, access)
     return OpenAIModel(
         ref.model_id,
@@ -135,16 +149,9 @@ def _price_provider(settings: ProviderSettings, access: _Access) -> str:
 
 
 def _responses(ref: ModelRef, settings: ProviderSettings, access: _Access, price: Price | None) -> Model:
-    import openai
-
     from shipyard.models.responses import ResponsesModel
 
-    client = openai.AsyncOpenAI(
-        api_key=access.api_key,
-        base_url=access.base_url,
-        timeout=settings.timeout_s,
-        max_retries=settings.max_retries,
-    )
+    client = _openai_client(settings, access)
     return ResponsesModel(
         ref.model_id,
         client,
