@@ -1,7 +1,7 @@
 """The cluster bench: one sim fleet run locally, then on a local multi-node Ray cluster (loopback), on a
 repository of `--files` files; prints tasks/s, efficiency and what moving code costs per task.
 
-    python -m shipyard.cluster.bench --workers 24 --tasks 48 --files 1000 --think-ms 1000
+    python -m shipyard.cluster.bench --workers 24 --tasks 96 --files 1000 --think-ms 1000
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class Row:
     span_s: float
     tasks_per_s: float
     efficiency: float  # the think time the slots had to spend, over what they had: 1.0 is ideal
+    cpu_ms: float  # CPU per task, summed over this process and every process below it (the local cluster)
 
 
 def _repo(root: Path, files: int) -> GitRepo:
@@ -67,7 +68,9 @@ def _run(root: Path, config: ShipyardConfig, executor: Executor) -> Row:
     board = SqliteBoard(root / ".shipyard" / "board.sqlite")
     model = build_sim_model(config)
     rt = Runtime(config, repo, board, {r: model for r in Role})
+    cpu = _tree_cpu_s(os.getpid())
     asyncio.run(Fleet(rt, executor).run())
+    cpu = _tree_cpu_s(os.getpid()) - cpu
     events = board.events()
     claimed = [e.ts for e in events if e.kind == "TaskClaimed" and e.agent and e.agent.startswith("worker")]
     done = [e.ts for e in events if e.kind == "TaskCompleted"]
@@ -75,7 +78,7 @@ def _run(root: Path, config: ShipyardConfig, executor: Executor) -> Row:
     span = max(done) - min(claimed) if done and claimed else float("nan")
     ideal = tasks * config.sim.think_ms / 1000 / config.workers
     board.close()
-    return Row(executor.name, tasks, span, tasks / span, ideal / span)
+    return Row(executor.name, tasks, span, tasks / span, ideal / span, cpu * 1000 / max(tasks, 1))
 
 
 def _start_cluster(slots: int, store: Path) -> Cluster:
@@ -95,8 +98,8 @@ def _start_cluster(slots: int, store: Path) -> Cluster:
     return cluster
 
 
-def _tree_rss_mb(root: int) -> float:
-    """RSS summed over `root` and every process below it (read from /proc), in MB."""
+def _tree(root: int) -> set[int]:
+    """`root` and every process below it (read from /proc)."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -109,14 +112,31 @@ def _tree_rss_mb(root: int) -> float:
         below = {pid for pid, parent in parents.items() if parent in tree} - tree
         tree |= below
         grew = bool(below)
+    return tree
+
+
+def _tree_rss_mb(root: int) -> float:
+    """RSS summed over `root` and every process below it, in MB."""
     total_kb = 0
-    for pid in tree:
+    for pid in _tree(root):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
         total_kb += sum(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
     return total_kb / 1024
+
+
+def _tree_cpu_s(root: int) -> float:
+    """CPU seconds used by `root` and every live process below it (with the children they reaped)."""
+    ticks = 0
+    for pid in _tree(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _percentiles(values: list[float]) -> str:
@@ -130,7 +150,7 @@ def _percentiles(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=24)
-    parser.add_argument("--tasks", type=int, default=48)
+    parser.add_argument("--tasks", type=int, default=96)
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--think-ms", type=float, default=1000.0)
     args = parser.parse_args()
@@ -144,7 +164,9 @@ def main() -> None:
             executor = RayExecutor(config.cluster, config.workers)
             cold = _run(_repo(tmp / "ray-cold", args.files).root, config, executor)
             cold = Row("ray (cold: actors start)", *list(vars(cold).values())[1:])
+            cold_sent = len(executor.shipper.sent)
             remote = _run(_repo(tmp / "ray-warm", args.files).root, config, executor)
+            sent = executor.shipper.sent[cold_sent:]
             remote = Row("ray (warm actors)", *list(vars(remote).values())[1:])
             moves = executor.runners[-1].transport_ms
             rss_mb = _tree_rss_mb(os.getpid())  # the head and the whole local cluster, actors alive
@@ -156,15 +178,17 @@ def main() -> None:
     for row in (local, cold, remote):
         print(
             f"{row.engine:26} {row.tasks} tasks in {row.span_s:.2f} s: {row.tasks_per_s:.2f} tasks/s, "
-            f"efficiency {row.efficiency:.2f}"
+            f"efficiency {row.efficiency:.2f}, CPU {row.cpu_ms:.0f} ms per task"
         )
     print(f"ray/local efficiency: {remote.efficiency / local.efficiency:.2f}")
     print(f"memory of the head and the cluster (RSS summed, shared pages twice): {rss_mb:.0f} MB")
-    for way in ("out", "back"):
-        ms = [m for w, m, _ in moves if w == way]
-        size = [b for w, _, b in moves if w == way]
-        kb = f", mean {statistics.mean(size) / 1024:.1f} KB" if size else ""
-        print(f"bundle {way}: {_percentiles(ms)}{kb}")
+    waits = [m for w, m, _ in moves if w == "out"]
+    print(f"code out, per task (waited for its node to hold its start): {_percentiles(waits)}")
+    kb = f", mean {statistics.mean(s.size for s in sent) / 1024:.1f} KB" if sent else ""
+    print(f"code out, per shipment to a node: {_percentiles([s.ms for s in sent])}{kb}")
+    back = [(m, b) for w, m, b in moves if w == "back"]
+    kb = f", mean {statistics.mean(b for _, b in back) / 1024:.1f} KB" if back else ""
+    print(f"commit back, per task: {_percentiles([m for m, _ in back])}{kb}")
 
 
 if __name__ == "__main__":

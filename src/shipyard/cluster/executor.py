@@ -12,6 +12,7 @@ from shipyard.cluster.address import refuse_unreachable, unreachable
 from shipyard.cluster.node import NodeModels
 from shipyard.cluster.parts import node_models
 from shipyard.cluster.remote import RemoteRunner
+from shipyard.cluster.shipping import Shipper
 from shipyard.cluster.slots import SlotPool
 from shipyard.config import ClusterConfig
 from shipyard.fleet.chaos import TaskRunner
@@ -51,12 +52,13 @@ class RayExecutor:
         self._models = models
         self._owns = connect(cluster, workers)
         self._pool: SlotPool | None = None  # one for the executor's life: its actors stay warm
+        self.shipper = Shipper()  # what each node holds, across the executor's runs
         self.runners: list[RemoteRunner] = []
 
     def runner(self, rt: Runtime, merger: Merger) -> TaskRunner:
         if self._pool is None:
             self._pool = SlotPool(self._cluster, self._models, warm=rt.config.workers)
-        runner = RemoteRunner(rt, merger, self._pool)
+        runner = RemoteRunner(rt, merger, self._pool, self.shipper)
         self.runners.append(runner)
         return runner
 
@@ -66,6 +68,7 @@ class RayExecutor:
         return float(resources.get(self._cluster.slot_resource, 0.0))
 
     def close(self) -> None:
+        self.shipper.close()
         if self._pool is not None:
             self._pool.close()
             self._pool = None

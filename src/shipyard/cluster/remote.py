@@ -18,6 +18,7 @@ from ray.exceptions import ObjectLostError, RayActorError
 from shipyard.agent import StopReason
 from shipyard.cluster.node import NodeJob, SessionEnd, Shipment
 from shipyard.cluster.relay import Relay
+from shipyard.cluster.shipping import Shipper
 from shipyard.cluster.slots import Slot, SlotPool
 from shipyard.domain import Event, Handoff, Task, TaskStatus
 from shipyard.fleet.guard import give_back
@@ -44,11 +45,14 @@ class RemoteSeat:
 class RemoteRunner:
     """The `TaskRunner` of the Ray executor."""
 
-    def __init__(self, rt: Runtime, merger: Merger, pool: SlotPool) -> None:
+    def __init__(self, rt: Runtime, merger: Merger, pool: SlotPool, shipper: Shipper | None = None) -> None:
         self._rt = rt
         self._merger = merger
         self._pool = pool
-        self.transport_ms: list[tuple[str, float, int]] = []  # (out|back, ms, bytes), for the bench
+        self._shipper = shipper or Shipper()
+        # For the bench: how long each task waited for code ("out", 0 when its node had it) and for its
+        # commit to come back ("back"), with the bytes.
+        self.transport_ms: list[tuple[str, float, int]] = []
 
     async def __call__(self, agent: str, task: Task) -> None:
         rt, slot = self._rt, None
@@ -57,9 +61,10 @@ class RemoteRunner:
             seat = RemoteSeat(agent, task, slot)
             data = {"node": slot.info.ip, "node_id": slot.info.key, "host": slot.info.host}
             rt.record(Event("WorkerPlaced", data, task.id, agent))
-            start = self._merger.tip or await asyncio.to_thread(rt.repo.rev_parse, rt.config.branch)
-            await self._ship(slot, start or rt.config.branch)
-            await slot.actor.open.remote(NodeJob(rt.config, task, agent, start or "", _prompts(rt)))
+            tip = self._merger.tip or await asyncio.to_thread(rt.repo.rev_parse, rt.config.branch)
+            start = self._shipper.start_for(rt.repo, slot, tip or rt.config.branch)
+            await self._ship(slot, start)
+            await slot.actor.open.remote(NodeJob(rt.config, task, agent, start, _prompts(rt)))
             relay = Relay(rt, slot.actor, task, agent)
             follower = asyncio.get_running_loop().create_task(relay.follow(rt.config.cluster.poll_s))
             try:
@@ -71,11 +76,11 @@ class RemoteRunner:
             await self._close(slot)
         except (RayActorError, ObjectLostError) as exc:  # the actor, or its node with a result on it, died
             if slot is not None:
-                self._pool.lost(slot)
+                self._lost_slot(slot)
             self._lost(agent, task, exc)
         except BaseException:
             if slot is not None:  # cancelled or crashed: its agent must not go on spending
-                self._pool.lost(slot, kill=True)
+                self._lost_slot(slot, kill=True)
             raise
         finally:
             self._merger.release(task.id)
@@ -86,9 +91,13 @@ class RemoteRunner:
         try:
             await slot.actor.close.remote()
         except RayActorError:
-            self._pool.lost(slot)
+            self._lost_slot(slot)
             return
         self._pool.release(slot)
+
+    def _lost_slot(self, slot: Slot, kill: bool = False) -> None:
+        self._pool.lost(slot, kill)
+        self._shipper.lost(slot)
 
     def _lost(self, agent: str, task: Task, exc: Exception) -> None:
         """The actor or its node died: the task goes back now (not when its lease runs out)."""
@@ -99,10 +108,8 @@ class RemoteRunner:
         give_back(self._rt, task, agent, reason)
 
     async def _ship(self, slot: Slot, sha: str) -> None:
-        started = time.monotonic()
-        sent = await self._pool.ship(self._rt.repo, slot, sha)
-        if sent:
-            self.transport_ms.append(("out", (time.monotonic() - started) * 1000, sent))
+        waited = await self._shipper.ensure(self._rt.repo, slot, sha)
+        self.transport_ms.append(("out", waited, 0))
 
     async def _session(self, seat: RemoteSeat, relay: Relay, conflict: str) -> SessionEnd:
         end: SessionEnd = await seat.slot.actor.session.remote(conflict)
@@ -147,6 +154,8 @@ class RemoteRunner:
                 rt.record(Event("ResultStale", {"commit": head}, seat.task.id, seat.agent))
                 return False, ()
             result = await self._merger.land(seat.task, seat.agent, head)
+            if self._merger.tip:
+                self._shipper.saw_tip(self._merger.tip)
             if result.merged and result.sha is not None:
                 rt.board.complete(seat.task.id, seat.agent, [result.sha], handoff)
                 return True, ()

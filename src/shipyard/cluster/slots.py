@@ -1,21 +1,18 @@
 """The head's worker slots on Ray: actors that hold a slot each (Ray resource `slot_resource`), spawned
-when needed and reused, and the commits each node holds (a node is sent only what it lacks)."""
+when needed and reused (what each node holds of the code is `shipping`'s business)."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import ray
 from ray.exceptions import RayActorError
 
 from shipyard.cluster.actor import NodeInfo, SlotActor
-from shipyard.cluster.node import NodeModels, Shipment
+from shipyard.cluster.node import NodeModels
 from shipyard.config import ClusterConfig
-from shipyard.git import GitRepo
-from shipyard.git.bundle import create_bundle, set_ref
 
 SPAWN_TRIES = 5
 # Doubled after each failed spawn: a new actor may land on a node that is dying but not yet declared dead.
@@ -26,13 +23,6 @@ SPAWN_BACKOFF_S = 0.5
 class Slot:
     actor: Any  # a Ray actor handle of `SlotActor`
     info: NodeInfo
-
-
-@dataclass
-class _Node:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    holds: set[str] = field(default_factory=set)
-    last: str | None = None
 
 
 class SlotPool:
@@ -53,7 +43,6 @@ class SlotPool:
         self._waiting: list[asyncio.Future[Slot]] = []
         self._starting: set[asyncio.Task[None]] = set()
         self._all: dict[int, Any] = {}  # every actor asked for, to kill at the end
-        self._nodes: dict[tuple[Path, str], _Node] = {}  # by repository and node
 
     async def acquire(self) -> Slot:
         while self._idle:  # an idle actor's node may have died since: check before giving it a task
@@ -134,32 +123,9 @@ class SlotPool:
         self._all.pop(id(actor), None)
         ray.kill(actor, no_restart=True)
 
-    async def ship(self, repo: GitRepo, slot: Slot, sha: str) -> int:
-        """Make sure the slot's node holds `sha` of `repo`; the bytes sent (0 when it had it)."""
-        node = self._nodes.setdefault((repo.root, slot.info.node_id), _Node())
-        async with node.lock:
-            if sha in node.holds:
-                return 0
-            if node.last is None and await slot.actor.has.remote(sha):  # first contact: a node keeps its
-                node.holds.add(sha)  # mirror across runs; later, it holds what was sent
-                node.last = sha
-                return 0
-            ref = f"refs/shipyard/ship/{slot.info.key}"
-            exclude = [node.last] if node.last else []
-            data = await asyncio.to_thread(_bundle, repo, ref, sha, exclude)
-            await slot.actor.receive.remote(Shipment(sha, ref, data))
-            node.holds.add(sha)
-            node.last = sha
-            return len(data)
-
     def close(self) -> None:
         for start in list(self._starting):
             start.cancel()
         for actor in list(self._all.values()):
             self._kill(actor)
         self._idle.clear()
-
-
-def _bundle(repo: GitRepo, ref: str, sha: str, exclude: list[str]) -> bytes:
-    set_ref(repo.root, ref, sha)
-    return create_bundle(repo.root, ref, exclude)
