@@ -1,0 +1,130 @@
+"""A remote worker without Ray: the head's `RemoteRunner` drives real `NodeSlot`s (each node a folder of
+its own, with its own mirror) through a fake actor that sends every argument and answer through pickle,
+as Ray would, and a fake pool that ships the commits a node lacks as bundles."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import pickle
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from cli_helpers import make_repo
+from shipyard.board.sqlite import SqliteBoard
+from shipyard.cluster.actor import NodeInfo
+from shipyard.cluster.node import NodeSlot, Shipment
+from shipyard.cluster.remote import RemoteRunner
+from shipyard.cluster.slots import Slot
+from shipyard.config import ShipyardConfig
+from shipyard.domain import Role, TaskKind, TaskSpec
+from shipyard.fleet.merger import Merger
+from shipyard.fleet.runtime import Runtime
+from shipyard.git import GitRepo
+from shipyard.git.bundle import create_bundle, set_ref
+from shipyard.models.base import Model, ModelRequest, ModelResponse
+from shipyard.models.scripted import ScriptedModel
+
+Program = Callable[[ModelRequest], ModelResponse]
+
+
+class _Method:
+    """`actor.method.remote(...)` as Ray spells it, run in this process."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self._fn = fn
+
+    def remote(self, *args: Any) -> Any:
+        async def call() -> Any:
+            result = self._fn(*pickle.loads(pickle.dumps(args)))
+            result = await result if inspect.isawaitable(result) else result
+            return pickle.loads(pickle.dumps(result))
+
+        return call()
+
+
+class FakeActor:
+    def __init__(self, slot: NodeSlot) -> None:
+        self.slot = slot
+
+    def __getattr__(self, name: str) -> _Method:
+        return _Method(getattr(self.slot, name))
+
+
+class FakePool:
+    """Each `acquire` opens a slot on the next of `nodes` (the last one again when they run out)."""
+
+    def __init__(self, base: Path, program: Program, nodes: tuple[str, ...] = ("n1",)) -> None:
+        self.base = base
+        self.program = program
+        self.nodes = nodes
+        self.slots: list[NodeSlot] = []
+        self.released: list[str] = []
+        self.lost_keys: list[str] = []
+
+    def _models(self, _config: ShipyardConfig, _fatal: Callable[[str], None]) -> Mapping[Role, Model]:
+        return {Role.WORKER: ScriptedModel(programs={Role.WORKER: self.program})}
+
+    async def acquire(self) -> Slot:
+        node = self.nodes[min(len(self.slots), len(self.nodes) - 1)]
+        slot = NodeSlot(self.base, node, f"s{len(self.slots)}", self._models)
+        self.slots.append(slot)
+        return Slot(FakeActor(slot), NodeInfo(node, "127.0.0.3", node, 1))
+
+    async def ship(self, repo: GitRepo, slot: Slot, sha: str) -> int:
+        mirror = slot.actor.slot.mirror
+        if mirror.has(sha):
+            return 0
+        ref = f"refs/shipyard/ship/{slot.info.key}"
+        set_ref(repo.root, ref, sha)
+        data = create_bundle(repo.root, ref)
+        mirror.receive(Shipment(sha, ref, data))
+        return len(data)
+
+    def release(self, slot: Slot) -> None:
+        self.released.append(slot.info.key)
+
+    def lost(self, slot: Slot, kill: bool = False) -> None:
+        self.lost_keys.append(slot.info.key)
+
+    def close(self) -> None:
+        for slot in self.slots:
+            slot.release()
+
+    @property
+    def worktree(self) -> Path:
+        """The worktree of the slot opened last."""
+        return self.slots[-1].worktree
+
+
+def head(tmp_path: Path, board: type[SqliteBoard] = SqliteBoard, **config: Any) -> Runtime:
+    """The head: a repository on `main` with its board, one task on it."""
+    root = make_repo(tmp_path / "head")
+    settings = {"models": {"default": "sim"}, "sandbox": {"enabled": False}, **config}
+    rt = Runtime(
+        ShipyardConfig.model_validate(settings), GitRepo.open(root), board(root / ".shipyard" / "b.db"), {}
+    )
+    rt.board.add_task(TaskSpec(title="task 1", description="the task"))
+    return rt
+
+
+def run_attempt(rt: Runtime, pool: FakePool, agent: str) -> RemoteRunner:
+    """`agent` claims the task and works one attempt on the pool's next slot; the runner, for its figures."""
+    task = rt.board.claim(agent, TaskKind.CODE, 600)
+    assert task is not None
+
+    async def attempt() -> RemoteRunner:
+        runner = RemoteRunner(rt, Merger(rt, lambda _sha: None), pool)  # type: ignore[arg-type]
+        await runner(agent, task)
+        return runner
+
+    return asyncio.run(attempt())
+
+
+def user_prompt(req: ModelRequest) -> str:
+    return next(m.content for m in req.messages if m.role == "user")
+
+
+def steps(req: ModelRequest) -> int:
+    return sum(m.role == "tool" for m in req.messages)
