@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ray.exceptions import RayActorError
+
 from cli_helpers import make_repo
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.cluster.actor import NodeInfo
@@ -30,15 +32,23 @@ Program = Callable[[ModelRequest], ModelResponse]
 
 
 class _Method:
-    """`actor.method.remote(...)` as Ray spells it, run in this process."""
+    """`actor.method.remote(...)` as Ray spells it, run in this process. As on Ray, the caller's cancel
+    does not stop the node's work (only killing the actor does)."""
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
+    def __init__(self, actor: FakeActor, fn: Callable[..., Any]) -> None:
+        self._actor = actor
         self._fn = fn
 
     def remote(self, *args: Any) -> Any:
         async def call() -> Any:
+            if self._actor.killed:
+                raise RayActorError()
             result = self._fn(*pickle.loads(pickle.dumps(args)))
-            result = await result if inspect.isawaitable(result) else result
+            if inspect.isawaitable(result):
+                work = asyncio.ensure_future(result)
+                self._actor.running.add(work)
+                work.add_done_callback(self._actor.running.discard)
+                result = await asyncio.shield(work)
             return pickle.loads(pickle.dumps(result))
 
         return call()
@@ -47,9 +57,16 @@ class _Method:
 class FakeActor:
     def __init__(self, slot: NodeSlot) -> None:
         self.slot = slot
+        self.killed = False  # a killed actor answers nothing more (`RayActorError`)
+        self.running: set[asyncio.Future[Any]] = set()
 
     def __getattr__(self, name: str) -> _Method:
-        return _Method(getattr(self.slot, name))
+        return _Method(self, getattr(self.slot, name))
+
+    def kill(self) -> None:
+        self.killed = True
+        for work in list(self.running):
+            work.cancel()
 
 
 class FakePool:
@@ -62,6 +79,7 @@ class FakePool:
         self.slots: list[NodeSlot] = []
         self.released: list[str] = []
         self.lost_keys: list[str] = []
+        self.killed: list[str] = []
 
     def _models(self, _config: ShipyardConfig, _fatal: Callable[[str], None]) -> Mapping[Role, Model]:
         return {Role.WORKER: ScriptedModel(programs={Role.WORKER: self.program})}
@@ -87,6 +105,9 @@ class FakePool:
 
     def lost(self, slot: Slot, kill: bool = False) -> None:
         self.lost_keys.append(slot.info.key)
+        if kill:
+            slot.actor.kill()
+            self.killed.append(slot.info.key)
 
     def close(self) -> None:
         for slot in self.slots:
@@ -109,17 +130,17 @@ def head(tmp_path: Path, board: type[SqliteBoard] = SqliteBoard, **config: Any) 
     return rt
 
 
-def run_attempt(rt: Runtime, pool: FakePool, agent: str) -> RemoteRunner:
+async def start_attempt(rt: Runtime, pool: FakePool, agent: str) -> RemoteRunner:
     """`agent` claims the task and works one attempt on the pool's next slot; the runner, for its figures."""
     task = rt.board.claim(agent, TaskKind.CODE, 600)
     assert task is not None
+    runner = RemoteRunner(rt, Merger(rt, lambda _sha: None), pool)  # type: ignore[arg-type]
+    await runner(agent, task)
+    return runner
 
-    async def attempt() -> RemoteRunner:
-        runner = RemoteRunner(rt, Merger(rt, lambda _sha: None), pool)  # type: ignore[arg-type]
-        await runner(agent, task)
-        return runner
 
-    return asyncio.run(attempt())
+def run_attempt(rt: Runtime, pool: FakePool, agent: str) -> RemoteRunner:
+    return asyncio.run(start_attempt(rt, pool, agent))
 
 
 def user_prompt(req: ModelRequest) -> str:

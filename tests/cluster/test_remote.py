@@ -5,9 +5,12 @@ worktree that may not be committed gives the task back with the reason."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
-from fakenode import FakePool, Program, head, run_attempt, steps, user_prompt
+import pytest
+from fakenode import FakePool, Program, head, run_attempt, start_attempt, steps, user_prompt
 
 from cli_helpers import git
 from shipyard.board.sqlite import SqliteBoard
@@ -187,3 +190,35 @@ def test_an_unsafe_worktree_on_a_node_gives_the_task_back_with_the_reason(tmp_pa
     assert pool.released == ["n1"] and pool.lost_keys == [], "the slot goes back: it did not crash"
     kinds = _kinds(rt.board.events())
     assert "CommitMerged" not in kinds and "AttemptNotKept" in kinds
+
+
+def test_a_remote_worker_cancelled_mid_session_keeps_its_attempt_before_its_actor_goes(
+    tmp_path: Path,
+) -> None:
+    rt = head(tmp_path)
+    cancel: list[Callable[[], None]] = []
+
+    def cancelled(req: ModelRequest) -> ModelResponse:
+        if steps(req) == 0:
+            return turn(call("write_file", path="a.txt", content="half done\n"))
+        if cancel:  # the person cancels the task: the scheduler cancels its worker
+            cancel.pop()()
+        return turn(call("list_dir", path="."))
+
+    pool = FakePool(tmp_path / "nodes", cancelled)
+
+    async def attempt() -> None:
+        running = asyncio.ensure_future(start_attempt(rt, pool, "worker-1"))
+        loop = asyncio.get_running_loop()
+        cancel.append(lambda: loop.call_soon_threadsafe(running.cancel))
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    try:
+        asyncio.run(attempt())
+    finally:
+        pool.close()
+    (kept,) = rt.repo.attempts().kept(1)  # kept while the actor still answered
+    assert kept.trailers["Ended"] == "cancelled"
+    assert git(rt.repo.root, "show", f"{kept.sha}:a.txt") == "half done\n"
+    assert pool.killed == ["n1"], "then its agent was stopped"
