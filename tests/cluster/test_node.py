@@ -11,7 +11,7 @@ import pytest
 
 from cli_helpers import git, make_repo
 from shipyard.agent import StopReason
-from shipyard.cluster.node import NodeJob, NodeSlot, Shipment
+from shipyard.cluster.node import NodeCommit, NodeJob, NodeSlot, Shipment
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Role, Task, TaskSpec
 from shipyard.git.bundle import create_bundle, fetch_bundle, set_ref
@@ -65,7 +65,7 @@ def test_a_task_goes_out_and_its_commit_comes_back_as_bundles(
     assert {e.task_id for e in events} == {1} and slot.drain() == []
     assert "custom worker prompt task 1" in events[0].data["system"], "prompt overrides travel with the job"
 
-    back = slot.commit(f"task 1\n\ndone, key {SECRET}\n", None)
+    back = slot.commit(f"task 1\n\ndone, key {SECRET}\n", None).shipment
     assert back is not None
     fetch_bundle(head, back.data, [f"{back.ref}:refs/heads/incoming"])
     assert git(head, "rev-parse", "incoming").strip() == back.sha
@@ -73,12 +73,12 @@ def test_a_task_goes_out_and_its_commit_comes_back_as_bundles(
     assert git(head, "rev-parse", "incoming^").strip() == start
     message = git(head, "log", "-1", "--format=%B", "incoming")
     assert SECRET not in message, "the node's own keys never reach the history"
-    again = slot.commit("nothing new", None)
+    again = slot.commit("nothing new", None).shipment
     assert again is not None and again.sha == back.sha, "work not merged yet is still work to merge"
     slot.close()
     assert not slot.worktree.exists()
     slot.open(_job(head, start, task_id=2))
-    assert slot.commit("no change", None) is None, "a task that changed nothing sends nothing back"
+    assert slot.commit("no change", None) == NodeCommit(), "a task that changed nothing sends nothing back"
     slot.close()
     slot.release()
 
@@ -90,7 +90,7 @@ def test_a_conflict_round_gets_the_new_tip_and_sends_back_the_resolution(tmp_pat
     slot.mirror.receive(_ship(head, start, []))
     slot.open(_job(head, start))
     asyncio.run(slot.session(""))
-    first = slot.commit("mine", None)
+    first = slot.commit("mine", None).shipment
     assert first is not None
     (head / "same.txt").write_text("theirs\n")
     git(head, "add", "-A")
@@ -102,7 +102,7 @@ def test_a_conflict_round_gets_the_new_tip_and_sends_back_the_resolution(tmp_pat
     assert slot.merge(tip) == ("same.txt",)
     (slot.worktree / "same.txt").write_text("both\n")
     assert slot.markers(("same.txt",)) == ()
-    resolved = slot.commit("resolved", tip)
+    resolved = slot.commit("resolved", tip).shipment
     assert resolved is not None
     fetch_bundle(head, resolved.data, [f"{resolved.ref}:refs/heads/incoming"])
     parents = git(head, "rev-list", "--parents", "-1", "incoming").split()[1:]

@@ -178,6 +178,40 @@ def test_a_worker_on_a_node_calls_the_model_server_and_runs_commands_in_the_sand
     assert NODE_KEY not in json.dumps(events), "the node's key never reaches the log"
 
 
+def test_an_attempt_on_a_node_is_kept_on_the_head_and_its_retry_continues_it(
+    ray_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """Attempt 1 runs into its step limit on a node; its worktree comes back to the head's kept-attempt
+    refs, and attempt 2 (on whichever node) starts from it and lands it."""
+    repo = make_repo(tmp_path / "target")
+
+    def worker(api: str, body: dict[str, Any]) -> FakeReply:
+        if "PREVIOUS ATTEMPT: attempt 1" in json.dumps(body):
+            return FakeReply(tool_calls=[("finish", {"summary": "finished what attempt 1 began"})])
+        if count_tool_results(api, body) == 0:
+            return FakeReply(tool_calls=[("write_file", {"path": "node.txt", "content": "attempt 1\n"})])
+        return FakeReply(tool_calls=[("list_dir", {"path": "."})])
+
+    script = _planner_script(tmp_path)
+    with FakeLLMServer(worker) as server:
+        (repo / "shipyard.toml").write_text(
+            f'goal = "write node.txt"\nworkers = 1\n[models]\nplanner = "scripted:{script}"\n'
+            f'judge = "scripted:{script}"\nworker = "openai:fake-model"\n[limits]\nmax_steps = 3\n'
+            f'[providers.openai]\nbase_url = "{server.openai_base_url}"\napi_key_env = "{NODE_KEY_ENV}"\n'
+            + _cluster_toml(ray_cluster)
+        )
+        result = invoke("run", str(repo))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert (repo / "node.txt").read_text() == "attempt 1\n"
+    events = _events(repo)
+    (kept,) = [e for e in events if e["kind"] == "AttemptKept"]
+    assert kept["attempt"] == 1 and kept["ended"] == "limit"
+    assert git(repo, "show", f"{kept['ref']}:node.txt") == "attempt 1\n"
+    (continued,) = [e for e in events if e["kind"] == "AttemptContinued"]
+    assert continued["from_attempt"] == 1 and continued["files"] == 1
+    assert len([e for e in events if e["kind"] == "WorkerPlaced"]) == 2
+
+
 def test_doctor_checks_the_cluster_and_what_each_node_lacks(
     ray_cluster: LocalCluster, tmp_path: Path
 ) -> None:

@@ -12,7 +12,7 @@ from test_attempts_kept import THREE, _models, _planner, _steps, _three_then
 from cli_helpers import git
 from fleet_helpers import FleetFactory, run
 from shipyard.domain import Role, Task, TaskKind, TaskSpec, TaskStatus
-from shipyard.fleet.attempts import Ending, Opening, keep, keep_after, open_attempt
+from shipyard.fleet.attempts import Ending, Opening, keep, keep_after, open_attempt, worktree_keeper
 from shipyard.fleet.runtime import Runtime
 from shipyard.git import GitRepo
 from shipyard.git.attempt import AttemptStore, Snapshot
@@ -169,7 +169,7 @@ def test_a_retry_claimed_while_the_last_attempt_is_being_kept_waits_for_it(fleet
     openings: list[Opening] = []
 
     async def both() -> None:
-        keeping = asyncio.ensure_future(keep_after(rt, first, "worker-1", old, None))
+        keeping = asyncio.ensure_future(keep_after(rt, first, "worker-1", worktree_keeper(rt, old), None))
         await asyncio.sleep(0)  # the old worker's cleanup has started (and registered)
         opener = threading.Thread(target=lambda: openings.append(open_attempt(rt, second, "worker-2", new)))
         opener.start()

@@ -9,8 +9,10 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipyard.cluster.node import NodeJob, NodeModels, NodeSlot, SessionEnd, Shipment
+from shipyard.cluster.node import NodeCommit, NodeJob, NodeModels, NodeSlot, SessionEnd, Shipment
 from shipyard.domain import Event
+from shipyard.fleet.attempts import Opening
+from shipyard.git.attempt import KeptCommit, Snapshot
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,17 @@ class SlotActor:
     async def markers(self, files: tuple[str, ...]) -> tuple[str, ...]:
         return await asyncio.to_thread(self.slot.markers, files)
 
-    async def commit(self, message: str, merge_head: str | None) -> Shipment | None:
+    async def notes_chars(self) -> int:
+        return await asyncio.to_thread(self.slot.notes_chars)
+
+    async def resume(self, previous: KeptCommit) -> Opening:
+        return await asyncio.to_thread(self.slot.resume, previous)
+
+    async def commit(self, message: str, merge_head: str | None) -> NodeCommit:
         return await asyncio.to_thread(self.slot.commit, message, merge_head)
+
+    async def keep(self, snap: Snapshot) -> NodeCommit:
+        return await asyncio.to_thread(self.slot.keep, snap)
 
     async def merge(self, tip: str) -> tuple[str, ...]:
         return await asyncio.to_thread(self.slot.merge, tip)

@@ -18,13 +18,14 @@ from shipyard.agent import AgentOutcome
 from shipyard.board.memory import InMemoryBoard
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Event, Role, Task
+from shipyard.errors import ShipyardError, UnsafeWorktreeError
+from shipyard.fleet.attempts import Opening, continue_attempt
+from shipyard.fleet.briefing import notes_size
+from shipyard.fleet.rounds import with_markers, worker_session
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
-from shipyard.fleet.session import Session, run_session
-from shipyard.fleet.worker import Seat
-from shipyard.fleet.worker import _variables as worker_variables
-from shipyard.fleet.worker import _with_markers as with_markers
 from shipyard.git import GitRepo
-from shipyard.git.bundle import create_bundle, fetch_bundle, has_commit
+from shipyard.git.attempt import KeptCommit, Snapshot
+from shipyard.git.bundle import create_bundle, delete_ref, fetch_bundle, has_commit, set_ref
 from shipyard.git.ref import is_ancestor
 from shipyard.git.run import git
 from shipyard.models.base import Model
@@ -50,6 +51,15 @@ class Shipment:
     sha: str
     ref: str
     data: bytes
+
+
+@dataclass(frozen=True)
+class NodeCommit:
+    """A commit made on the node: the bundle that brings it to the head (None: nothing new), or why the
+    node would not make it (a nested repository in the worktree, a git failure)."""
+
+    shipment: Shipment | None = None
+    refused: str = ""
 
 
 @dataclass(frozen=True)
@@ -150,10 +160,7 @@ class NodeSlot:
     async def session(self, conflict: str) -> SessionEnd:
         """One agent session on the task (a first try, or a round resolving `conflict`)."""
         rt, job = self._runtime()
-        seat = Seat(job.agent, job.task, self.worktree, self.branch, job.start)
-        variables = worker_variables(rt, seat, conflict)  # the very prompt a local worker gets
-        session = Session(Role.WORKER, job.agent, self.worktree, variables, job.task.id)
-        outcome = await run_session(rt, session)
+        outcome = await worker_session(rt, job.agent, job.task, self.worktree, conflict)  # a local worker's
         return SessionEnd(outcome, self._fatal)
 
     def drain(self) -> list[Event]:
@@ -165,16 +172,46 @@ class NodeSlot:
     def markers(self, files: tuple[str, ...]) -> tuple[str, ...]:
         return with_markers(self.worktree, files)
 
-    def commit(self, message: str, merge_head: str | None) -> Shipment | None:
-        """Commit the worktree; the branch's new commits as a bundle, or None when nothing is new."""
+    def notes_chars(self) -> int:
+        return notes_size(self.worktree)
+
+    def resume(self, previous: KeptCommit) -> Opening:
+        """Continue kept attempt `previous` (already in the mirror) in the task's fresh worktree."""
+        rt, job = self._runtime()
+        return continue_attempt(rt, job.task, job.agent, self.worktree, previous)
+
+    def commit(self, message: str, merge_head: str | None) -> NodeCommit:
+        """Commit the worktree; the branch's new commits as a bundle (none when nothing is new)."""
         rt, job = self._runtime()
         message = rt.redact(message)  # the node knows its own keys; none may reach the history
-        made = self.repo.commit_all(self.worktree, message, agent_identity(job.agent), HARNESS, merge_head)
+        identity = agent_identity(job.agent)
+        try:
+            made = self.repo.commit_all(self.worktree, message, identity, HARNESS, merge_head)
+        except UnsafeWorktreeError as exc:  # the head gives the task back with the reason
+            return NodeCommit(refused=str(exc))
         head = made or self.repo.rev_parse(self.branch)
         if head is None or any(is_ancestor(self.repo.root, head, base) for base in self._bases):
-            return None
+            return NodeCommit()
         ref = f"refs/heads/{self.branch}"
-        return Shipment(head, ref, create_bundle(self.repo.root, ref, self._bases))
+        return NodeCommit(Shipment(head, ref, create_bundle(self.repo.root, ref, self._bases)))
+
+    def keep(self, snap: Snapshot) -> NodeCommit:
+        """Keep the worktree's whole state as `snap` says (`git.attempt`): the bundle that brings the kept
+        commit to the head, which stores it; none when there is nothing to keep."""
+        rt, _ = self._runtime()
+        root = self.repo.root
+        set_ref(root, f"refs/heads/{snap.branch}", self._bases[-1])  # the shared branch as shipped here
+        delete_ref(root, snap.ref)  # a ref an earlier run left in this slot's clone is not this attempt
+        try:
+            sha = self.repo.attempts().keep(self.worktree, snap)
+            if sha is None:
+                return NodeCommit()
+            data = create_bundle(root, snap.ref, self._bases)
+        except (ShipyardError, OSError) as exc:
+            return NodeCommit(refused=rt.redact(str(exc)))
+        finally:
+            delete_ref(root, snap.ref)
+        return NodeCommit(Shipment(sha, snap.ref, data))
 
     def merge(self, tip: str) -> tuple[str, ...]:
         """Merge the head's new tip (already in the mirror) into the worktree: the conflicted files."""

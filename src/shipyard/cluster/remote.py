@@ -1,5 +1,6 @@
-"""A worker on a Ray node, driven from the head: the same rounds as a local worker (`fleet.worker`), with
-the agent on the node and the merge here. Code goes out and commits come back as git bundles.
+"""A worker on a Ray node, driven from the head: the local worker's rounds (`fleet.rounds`) on a
+`RemoteWorkplace`, with the agent on the node and the merge here. Code goes out and commits come back as
+git bundles; an attempt that does not land is kept here, on the head, so a retry on any node continues it.
 
 A dead actor or node (`RayActorError`) gives the task back to the board at once, with the reason; the
 merger only lands a result while the board still says this slot holds the task.
@@ -9,37 +10,122 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from ray.exceptions import ObjectLostError, RayActorError
 
-from shipyard.agent import StopReason
-from shipyard.cluster.node import NodeJob, SessionEnd, Shipment
+from shipyard.agent import AgentOutcome
+from shipyard.cluster.node import NodeCommit, NodeJob, SessionEnd, Shipment
 from shipyard.cluster.relay import Relay
 from shipyard.cluster.shipping import Shipper
 from shipyard.cluster.slots import Slot, SlotPool
-from shipyard.domain import Event, Handoff, Task, TaskStatus
+from shipyard.domain import Event, Task, TaskStatus
+from shipyard.errors import ShipyardError
+from shipyard.fleet.attempts import Opening, keep_after
 from shipyard.fleet.guard import give_back
 from shipyard.fleet.merger import Merger
+from shipyard.fleet.rounds import Commit, work_rounds
 from shipyard.fleet.runtime import Runtime
-from shipyard.fleet.worker import _conflict_text as conflict_text
-from shipyard.fleet.worker import _uninterrupted as uninterrupted
-from shipyard.fleet.worker import handoff_of
+from shipyard.git.attempt import KeptCommit, Snapshot
 from shipyard.git.bundle import delete_ref, fetch_bundle
 
+_LOST = (RayActorError, ObjectLostError)  # the actor, or its node with a result on it, died
 
-@dataclass
-class RemoteSeat:
-    agent: str
-    task: Task
-    slot: Slot
-    merge_head: str | None = None
+Transport = list[tuple[str, float, int]]  # (out|back, ms, bytes), for the bench
+
+
+class NodeRefused(ShipyardError):
+    """A node could not do what the head asked (the message says why, as the node saw it)."""
+
+
+class RemoteWorkplace:
+    """A slot on a node, driven from the head (the `Workplace` of a remote worker)."""
+
+    def __init__(
+        self, rt: Runtime, shipper: Shipper, slot: Slot, agent: str, task: Task, transport: Transport
+    ) -> None:
+        self.rt, self.shipper, self.slot = rt, shipper, slot
+        self.agent, self.task = agent, task
+        self.relay = Relay(rt, slot.actor, task, agent)
+        self.transport = transport  # bundles out and back, timed
 
     @property
     def branch(self) -> str:
+        """The head's branch for the node's commit, until it lands (the same name as on the node)."""
         return f"shipyard/{self.agent}-task-{self.task.id}"
+
+    async def open(self, start: str, prompts: dict[str, str]) -> None:
+        """Send the node the shared branch's tip (what it lacks of it) and start the task there."""
+        await self._ship(start)
+        await self.slot.actor.open.remote(NodeJob(self.rt.config, self.task, self.agent, start, prompts))
+
+    async def session(self, conflict: str) -> AgentOutcome:
+        end: SessionEnd = await self.slot.actor.session.remote(conflict)
+        await self.relay.pull()  # the session's last events land before anything is decided on them
+        if end.fatal:
+            self.rt.stop.set_fatal(end.fatal)
+        return end.outcome
+
+    async def markers(self, files: tuple[str, ...]) -> tuple[str, ...]:
+        left: tuple[str, ...] = await self.slot.actor.markers.remote(files)
+        return left
+
+    async def notes_chars(self) -> int:
+        size: int = await self.slot.actor.notes_chars.remote()
+        return size
+
+    async def continue_from(self, previous: KeptCommit) -> Opening:
+        """Ship the kept attempt (kept here, from whichever node made it) and continue it on the node."""
+        await self._ship(previous.sha)
+        opening: Opening = await self.slot.actor.resume.remote(previous)
+        return opening
+
+    async def commit(self, message: str, merge_head: str | None) -> Commit:
+        """Commit on the node and fetch it here, unless the board gives the task to another worker now."""
+        back: NodeCommit = await self.slot.actor.commit.remote(message, merge_head)
+        if not self._holds():
+            data = {"commit": back.shipment.sha if back.shipment else ""}
+            self.rt.record(Event("ResultStale", data, self.task.id, self.agent))
+            return Commit(stale=True)
+        if back.shipment is None:
+            return Commit(refused=back.refused)
+        return Commit(await self._fetch(back.shipment, f"refs/heads/{self.branch}"))
+
+    async def merge_latest(self) -> tuple[tuple[str, ...], str]:
+        rt = self.rt
+        tip = await asyncio.to_thread(rt.repo.rev_parse, rt.config.branch) or rt.config.branch
+        await self._ship(tip)
+        files: tuple[str, ...] = await self.slot.actor.merge.remote(tip)
+        return files, tip
+
+    async def keep(self, snap: Snapshot) -> str | None:
+        """Keep the node's worktree on `snap.ref` here: the node commits it and sends it back."""
+        kept = await asyncio.to_thread(self.rt.repo.rev_parse, snap.ref)
+        if kept is not None:
+            return kept  # a kept attempt is never overwritten
+        back: NodeCommit = await self.slot.actor.keep.remote(snap)
+        if back.refused:
+            raise NodeRefused(back.refused)
+        return None if back.shipment is None else await self._fetch(back.shipment, snap.ref)
+
+    async def _ship(self, sha: str) -> None:
+        """Make sure the node holds `sha`; the wait is timed (0 when it did: see `shipping`)."""
+        waited = await self.shipper.ensure(self.rt.repo, self.slot, sha)
+        self.transport.append(("out", waited, 0))
+
+    async def _fetch(self, back: Shipment, ref: str) -> str:
+        """Bring the node's commit into the head's repository, on `ref`; its sha."""
+        started, root = time.monotonic(), self.rt.repo.root
+        await asyncio.to_thread(fetch_bundle, root, back.data, [f"{back.ref}:{ref}"])
+        self.transport.append(("back", (time.monotonic() - started) * 1000, len(back.data)))
+        return back.sha
+
+    def _holds(self) -> bool:
+        """Whether the board still gives the task to this slot (a stale attempt's result is dropped)."""
+        current = self.rt.board.get(self.task.id)
+        return current.status is TaskStatus.CLAIMED and current.lease_holder == self.agent
 
 
 class RemoteRunner:
@@ -50,31 +136,20 @@ class RemoteRunner:
         self._merger = merger
         self._pool = pool
         self._shipper = shipper or Shipper()
-        # For the bench: how long each task waited for code ("out", 0 when its node had it) and for its
-        # commit to come back ("back"), with the bytes.
-        self.transport_ms: list[tuple[str, float, int]] = []
+        # For the bench: how long each task waited for code to be on its node ("out", 0 when it was) and
+        # for its commit to come back ("back"), with the bytes.
+        self.transport_ms: Transport = []
 
     async def __call__(self, agent: str, task: Task) -> None:
         rt, slot = self._rt, None
         try:
             slot = await self._pool.acquire()
-            seat = RemoteSeat(agent, task, slot)
             data = {"node": slot.info.ip, "node_id": slot.info.key, "host": slot.info.host}
             rt.record(Event("WorkerPlaced", data, task.id, agent))
-            tip = self._merger.tip or await asyncio.to_thread(rt.repo.rev_parse, rt.config.branch)
-            start = self._shipper.start_for(rt.repo, slot, tip or rt.config.branch)
-            await self._ship(slot, start)
-            await slot.actor.open.remote(NodeJob(rt.config, task, agent, start, _prompts(rt)))
-            relay = Relay(rt, slot.actor, task, agent)
-            follower = asyncio.get_running_loop().create_task(relay.follow(rt.config.cluster.poll_s))
-            try:
-                await self._attempt(seat, relay)
-            finally:
-                follower.cancel()
-                with contextlib.suppress(asyncio.CancelledError, RayActorError):
-                    await follower
+            place = RemoteWorkplace(rt, self._shipper, slot, agent, task, self.transport_ms)
+            await self._work(place)
             await self._close(slot)
-        except (RayActorError, ObjectLostError) as exc:  # the actor, or its node with a result on it, died
+        except _LOST as exc:
             if slot is not None:
                 self._lost_slot(slot)
             self._lost(agent, task, exc)
@@ -86,6 +161,23 @@ class RemoteRunner:
             self._merger.release(task.id)
             await asyncio.to_thread(delete_ref, rt.repo.root, f"refs/heads/shipyard/{agent}-task-{task.id}")
 
+    async def _work(self, place: RemoteWorkplace) -> None:
+        """Open the task on the node, run its rounds while its events come here, keep what did not land."""
+        rt, agent, task = self._rt, place.agent, place.task
+        tip = self._merger.tip or await asyncio.to_thread(rt.repo.rev_parse, rt.config.branch)
+        start = self._shipper.start_for(rt.repo, place.slot, tip or rt.config.branch)
+        await place.open(start, _prompts(rt))
+        follower = asyncio.get_running_loop().create_task(place.relay.follow(rt.config.cluster.poll_s))
+        try:
+            await work_rounds(rt, self._merger, place, agent, task)
+        finally:
+            error = sys.exc_info()[1]
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError, *_LOST):
+                await follower
+            if not isinstance(error, _LOST):  # a lost node took its worktree along: nothing to keep
+                await keep_after(rt, task, agent, place.keep, error)
+
     async def _close(self, slot: Slot) -> None:
         """The task is settled: clear the node's worktree and put the actor back (if it still lives)."""
         try:
@@ -93,6 +185,8 @@ class RemoteRunner:
         except RayActorError:
             self._lost_slot(slot)
             return
+        if self._merger.tip:  # the tip as this task left it: how fresh each node's code is
+            self._shipper.saw_tip(self._merger.tip)
         self._pool.release(slot)
 
     def _lost_slot(self, slot: Slot, kill: bool = False) -> None:
@@ -106,86 +200,6 @@ class RemoteRunner:
             Event("WorkerLost", {"error": type(exc).__name__, "detail": str(exc)[:300]}, task.id, agent)
         )
         give_back(self._rt, task, agent, reason)
-
-    async def _ship(self, slot: Slot, sha: str) -> None:
-        waited = await self._shipper.ensure(self._rt.repo, slot, sha)
-        self.transport_ms.append(("out", waited, 0))
-
-    async def _session(self, seat: RemoteSeat, relay: Relay, conflict: str) -> SessionEnd:
-        end: SessionEnd = await seat.slot.actor.session.remote(conflict)
-        await relay.pull()  # the session's last events land before anything is decided on them
-        if end.fatal:
-            self._rt.stop.set_fatal(end.fatal)
-        return end
-
-    async def _attempt(self, seat: RemoteSeat, relay: Relay) -> None:
-        rt = self._rt
-        files: tuple[str, ...] = ()
-        conflict, rounds = "", rt.config.fleet.max_conflict_rounds
-        for _ in range(rounds + 1):
-            end = await self._session(seat, relay, conflict)
-            handoff = handoff_of(end.outcome)
-            if end.outcome.stop_reason is not StopReason.FINISHED:
-                self._give_back(seat, f"agent stopped: {end.outcome.stop_reason.value}", handoff)
-                return
-            unresolved: tuple[str, ...] = await seat.slot.actor.markers.remote(files)
-            if unresolved:
-                files, conflict = unresolved, conflict_text(rt, unresolved, still=True)
-                continue
-            landed, files = await uninterrupted(self._commit_and_land(seat, handoff))
-            if landed or not files:
-                return
-            conflict = conflict_text(rt, files)
-        reason = f"merge conflicts not resolved after {rounds} rounds: {conflict.splitlines()[0]}"
-        rt.board.fail(seat.task.id, reason, handoff)
-
-    async def _commit_and_land(self, seat: RemoteSeat, handoff: Handoff) -> tuple[bool, tuple[str, ...]]:
-        """Commit on the node, fetch it here and merge it; returns (landed, files in conflict)."""
-        rt, actor = self._rt, seat.slot.actor
-        summary = rt.redact(handoff.summary)
-        message = f"{seat.task.title}\n\n{summary}\n\nShipyard-Task: #{seat.task.id}\n"
-        head = await self._fetch(seat, await actor.commit.remote(message, seat.merge_head))
-        seat.merge_head = None
-        if head is None:
-            self._give_back(seat, "finished without changes to merge", handoff)
-            return False, ()
-        for _ in range(3):
-            if not self._holds(seat):
-                rt.record(Event("ResultStale", {"commit": head}, seat.task.id, seat.agent))
-                return False, ()
-            result = await self._merger.land(seat.task, seat.agent, head)
-            if self._merger.tip:
-                self._shipper.saw_tip(self._merger.tip)
-            if result.merged and result.sha is not None:
-                rt.board.complete(seat.task.id, seat.agent, [result.sha], handoff)
-                return True, ()
-            tip = await asyncio.to_thread(rt.repo.rev_parse, rt.config.branch) or rt.config.branch
-            await self._ship(seat.slot, tip)
-            files: tuple[str, ...] = await actor.merge.remote(tip)
-            if files:
-                seat.merge_head = tip
-                return False, files
-            head = await self._fetch(seat, await actor.commit.remote(message, None)) or head
-        self._give_back(seat, "merge kept failing without conflicts", handoff)
-        return False, ()
-
-    async def _fetch(self, seat: RemoteSeat, back: Shipment | None) -> str | None:
-        """Bring the node's commit into the head's repository (on the seat's branch); its sha."""
-        if back is None:
-            return None
-        started, root = time.monotonic(), self._rt.repo.root
-        await asyncio.to_thread(fetch_bundle, root, back.data, [f"{back.ref}:refs/heads/{seat.branch}"])
-        self.transport_ms.append(("back", (time.monotonic() - started) * 1000, len(back.data)))
-        return back.sha
-
-    def _holds(self, seat: RemoteSeat) -> bool:
-        """Whether the board still gives the task to this slot (a stale attempt's result is dropped)."""
-        current = self._rt.board.get(seat.task.id)
-        return current.status is TaskStatus.CLAIMED and current.lease_holder == seat.agent
-
-    def _give_back(self, seat: RemoteSeat, reason: str, handoff: Handoff) -> None:
-        rt = self._rt
-        rt.board.release(seat.task.id, seat.agent, reason, rt.config.fleet.max_attempts, handoff)
 
 
 def _prompts(rt: Runtime) -> dict[str, str]:

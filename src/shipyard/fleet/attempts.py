@@ -14,7 +14,7 @@ import re
 import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,8 @@ ENDINGS = ATTEMPT_ENDINGS
 _LIMITS = {"max_steps", "wall_time", "max_tokens"}
 _NOTE = re.compile(r"^(?:attempt \d+ released by [^:]+|failed): (.*)$", re.DOTALL)
 _LEFTOVER = re.compile(r"-task-(\d+)$")
+# Keeps a worktree's whole state on `snap.ref` of the run's repository: its commit (None: nothing to keep).
+Keeper = Callable[[Snapshot], Awaitable[str | None]]
 
 
 @dataclass(frozen=True)
@@ -108,20 +110,54 @@ def keep(rt: Runtime, task: Task, agent: str, worktree: Path, ending: Ending) ->
     keep is logged (`AttemptNotKept`) and never stops the cleanup that follows."""
     if not rt.config.attempts.keep:
         return None
-    ref = attempt_ref(task.id, task.attempts)
     try:
-        handoff = rt.board.get(task.id).handoff if ending.kind in _HANDOFF_KINDS else None
-        text = rt.redact(message(task, task.attempts, agent, ending, handoff))
-        sha = rt.repo.attempts().keep(worktree, Snapshot(ref, text, HARNESS, rt.config.branch))
+        snap = _snapshot(rt, task, agent, ending)
+        sha = rt.repo.attempts().keep(worktree, snap)
     except (ShipyardError, OSError) as exc:
-        data = {"attempt": task.attempts, "error": rt.redact(str(exc))}
-        rt.record(Event("AttemptNotKept", data, task.id, agent))
+        _not_kept(rt, task, agent, exc)
         return None
+    return _kept(rt, task, agent, ending, sha)
+
+
+async def keep_with(rt: Runtime, task: Task, agent: str, keeper: Keeper, ending: Ending) -> str | None:
+    """`keep`, where `keeper` keeps the worktree's state (in this process, or on a cluster node)."""
+    if not rt.config.attempts.keep:
+        return None
+    try:
+        sha = await keeper(_snapshot(rt, task, agent, ending))
+    except (ShipyardError, OSError) as exc:
+        _not_kept(rt, task, agent, exc)
+        return None
+    return _kept(rt, task, agent, ending, sha)
+
+
+def worktree_keeper(rt: Runtime, worktree: Path) -> Keeper:
+    """Keeps a worktree of the run's repository (the local worker's)."""
+
+    async def keeper(snap: Snapshot) -> str | None:
+        return await asyncio.to_thread(rt.repo.attempts().keep, worktree, snap)
+
+    return keeper
+
+
+def _snapshot(rt: Runtime, task: Task, agent: str, ending: Ending) -> Snapshot:
+    handoff = rt.board.get(task.id).handoff if ending.kind in _HANDOFF_KINDS else None
+    text = rt.redact(message(task, task.attempts, agent, ending, handoff))
+    return Snapshot(attempt_ref(task.id, task.attempts), text, HARNESS, rt.config.branch)
+
+
+def _kept(rt: Runtime, task: Task, agent: str, ending: Ending, sha: str | None) -> str | None:
     if sha is not None:
         reason = rt.redact(ending.reason)
+        ref = attempt_ref(task.id, task.attempts)
         data = {"attempt": task.attempts, "ref": ref, "sha": sha, "ended": ending.kind, "reason": reason}
         rt.record(Event("AttemptKept", data, task.id, agent))
     return sha
+
+
+def _not_kept(rt: Runtime, task: Task, agent: str, exc: Exception) -> None:
+    data = {"attempt": task.attempts, "error": rt.redact(str(exc))}
+    rt.record(Event("AttemptNotKept", data, task.id, agent))
 
 
 # Endings whose reason came from the board together with this attempt's handoff.
@@ -137,7 +173,7 @@ KEEP_WAIT_S = 120.0
 
 
 async def keep_after(
-    rt: Runtime, task: Task, agent: str, worktree: Path, error: BaseException | None
+    rt: Runtime, task: Task, agent: str, keeper: Keeper, error: BaseException | None
 ) -> None:
     """The worker's last step before its worktree goes: keep the attempt unless it landed."""
     done = threading.Event()
@@ -149,7 +185,7 @@ async def keep_after(
         except ShipyardError:
             ending = Ending("failed", "the board could not say how the attempt ended")
         if ending is not None:
-            await asyncio.to_thread(keep, rt, task, agent, worktree, ending)
+            await keep_with(rt, task, agent, keeper, ending)
     finally:
         done.set()
         with _keeping_guard:
@@ -254,11 +290,14 @@ def previous_to_continue(rt: Runtime, task: Task) -> KeptCommit | None:
 
 
 def open_attempt(rt: Runtime, task: Task, agent: str, worktree: Path) -> Opening:
-    """Start a new attempt from the last kept one when the policy says so: its changes rebased onto the
-    worktree's tip (the newest shared branch) and left uncommitted; logs `AttemptContinued`."""
+    """Start a new attempt from the last kept one when the policy says so (see `continue_attempt`)."""
     previous = previous_to_continue(rt, task)
-    if previous is None:
-        return Opening()
+    return Opening() if previous is None else continue_attempt(rt, task, agent, worktree, previous)
+
+
+def continue_attempt(rt: Runtime, task: Task, agent: str, worktree: Path, previous: KeptCommit) -> Opening:
+    """Bring kept attempt `previous` (a commit `rt.repo` holds) into a fresh worktree: its changes rebased
+    onto the worktree's tip (the newest shared branch) and left uncommitted; logs `AttemptContinued`."""
     try:
         conflicts = rt.repo.attempts().continue_in(worktree, previous.sha)
     except ShipyardError as exc:
