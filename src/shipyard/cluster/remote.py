@@ -19,6 +19,7 @@ from shipyard.agent import StopReason
 from shipyard.cluster.node import NodeJob, SessionEnd, Shipment
 from shipyard.cluster.relay import Relay
 from shipyard.cluster.slots import Slot, SlotPool
+from shipyard.cluster.spend import Spent, halt_when_over
 from shipyard.domain import Event, Handoff, Task, TaskStatus
 from shipyard.fleet.guard import give_back
 from shipyard.fleet.merger import Merger
@@ -59,15 +60,22 @@ class RemoteRunner:
             rt.record(Event("WorkerPlaced", data, task.id, agent))
             start = self._merger.tip or await asyncio.to_thread(rt.repo.rev_parse, rt.config.branch)
             await self._ship(slot, start or rt.config.branch)
-            await slot.actor.open.remote(NodeJob(rt.config, task, agent, start or "", _prompts(rt)))
+            job = NodeJob(rt.config, task, agent, start or "", _prompts(rt), Spent.of(rt))
+            await slot.actor.open.remote(job)
             relay = Relay(rt, slot.actor, task, agent)
             follower = asyncio.get_running_loop().create_task(relay.follow(rt.config.cluster.poll_s))
+            halter = asyncio.get_running_loop().create_task(
+                halt_when_over(rt, slot.actor, rt.config.cluster.poll_s)
+            )
             try:
                 await self._attempt(seat, relay)
             finally:
                 follower.cancel()
+                halter.cancel()
                 with contextlib.suppress(asyncio.CancelledError, RayActorError):
                     await follower
+                with contextlib.suppress(asyncio.CancelledError):
+                    await halter
             await self._close(slot)
         except (RayActorError, ObjectLostError) as exc:  # the actor, or its node with a result on it, died
             if slot is not None:
