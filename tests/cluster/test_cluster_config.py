@@ -12,6 +12,7 @@ import pytest
 
 from cli_helpers import invoke, make_repo, snapshot
 from shipyard import config as config_module
+from shipyard.backends.doctor import command_environments
 from shipyard.cli.diagnose import cli_rows
 from shipyard.config import ShipyardConfig
 
@@ -51,7 +52,8 @@ def test_the_head_leaves_worker_clis_to_the_nodes(tmp_path: Path) -> None:
     (repo / "shipyard.toml").write_text(f'[cluster]\nengine = "ray"\naddress = "127.0.0.1:{port}"\n{cli}')
     line = _refused(repo, "cannot join the Ray cluster")  # the one problem: the cluster
     assert "claude" not in line and "SY_ABSENT" not in line
-    assert cli_rows(config_module.load_config(repo), {}) == []  # doctor asks the nodes (`_probe`)
+    loaded = config_module.load_config(repo)
+    assert cli_rows(loaded, {}) == [] and command_environments(loaded, {}) == []  # doctor asks the nodes
 
 
 def test_an_unreachable_cluster_is_one_line(tmp_path: Path) -> None:
