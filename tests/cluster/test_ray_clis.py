@@ -155,7 +155,8 @@ def test_a_budget_reached_on_the_head_stops_the_nodes_cli_at_its_next_call(
         _write_config(repo, _script(tmp_path), {**tables, **budget})
         result = invoke("run", str(repo))
     assert result.exit_code == 1, result.stdout + result.stderr
-    assert "state: stopped (budget reached" in result.stdout
+    # the head's own totals stopped it: the one call served, counted once
+    assert f"state: stopped (budget reached: ${_served_cost('claude', 1):.4f} of" in result.stdout
     assert len(server.requests) == 1, "the node's gateway refused the second call"
     calls = [e.data for e in _events(repo) if e.kind == "ModelCalled" and e.agent == "worker-1"]
     assert [c["input_tokens"] for c in calls if c["input_tokens"]] == [INPUT_TOKENS]
