@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 
 from shipyard.domain import Role
 from shipyard.errors import ConfigError
@@ -109,15 +109,6 @@ class ShipyardConfig(_Strict):
     def generation_for(self, role: Role) -> GenerationConfig:
         """The generation settings of a role (its table over `[generation.default]` over built-ins)."""
         return self.generation.get(role.value) or GenerationConfig.model_validate({})
-
-    @model_validator(mode="after")
-    def _workers_placeable(self) -> ShipyardConfig:
-        if self.cluster.engine == "ray" and Role.WORKER.value in self.backends:
-            raise ValueError(
-                "worker backends (external CLIs) do not run on Ray nodes yet; "
-                'remove [[backends.worker]] or use [cluster] engine = "local"'
-            )
-        return self
 
     def model_for(self, role: Role) -> str:
         """The model string for a role; sub-planners fall back to the planner's model."""

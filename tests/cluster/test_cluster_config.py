@@ -12,6 +12,8 @@ import pytest
 
 from cli_helpers import invoke, make_repo, snapshot
 from shipyard import config as config_module
+from shipyard.backends.doctor import command_environments
+from shipyard.cli.diagnose import cli_rows
 from shipyard.config import ShipyardConfig
 
 
@@ -42,11 +44,16 @@ def test_an_engine_override_changes_the_engine_only(tmp_path: Path) -> None:
     assert loaded.cluster.engine == "local" and loaded.cluster.node_dir == "/tmp/x"
 
 
-def test_worker_cli_backends_are_refused_on_ray(tmp_path: Path) -> None:
+def test_the_head_leaves_worker_clis_to_the_nodes(tmp_path: Path) -> None:
+    """On Ray the workers' CLIs run on the nodes: the head neither needs them nor their keys."""
     repo = make_repo(tmp_path / "target")
-    toml = '[cluster]\nengine = "ray"\n[[backends.worker]]\ncli = "claude"\n'
-    (repo / "shipyard.toml").write_text(toml)
-    _refused(repo, "worker backends (external CLIs) do not run on Ray nodes yet")
+    port = _free_port()
+    cli = '[[backends.worker]]\ncli = "claude"\nbinary = "/nonexistent/claude"\napi_key_env = "SY_ABSENT"\n'
+    (repo / "shipyard.toml").write_text(f'[cluster]\nengine = "ray"\naddress = "127.0.0.1:{port}"\n{cli}')
+    line = _refused(repo, "cannot join the Ray cluster")  # the one problem: the cluster
+    assert "claude" not in line and "SY_ABSENT" not in line
+    loaded = config_module.load_config(repo)
+    assert cli_rows(loaded, {}) == [] and command_environments(loaded, {}) == []  # doctor asks the nodes
 
 
 def test_an_unreachable_cluster_is_one_line(tmp_path: Path) -> None:

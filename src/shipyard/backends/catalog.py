@@ -86,6 +86,21 @@ def configured(config: ShipyardConfig) -> dict[Role, list[BackendConfig]]:
     return table
 
 
+def here(config: ShipyardConfig) -> dict[Role, list[BackendConfig]]:
+    """The configured backends this process runs: all, less the workers' on a Ray cluster (each node
+    checks and runs those itself, see `on_nodes`)."""
+    table = configured(config)
+    if config.cluster.engine == "ray":
+        table.pop(Role.WORKER, None)
+    return table
+
+
+def on_nodes(config: ShipyardConfig) -> dict[Role, list[BackendConfig]]:
+    """The configured backends a Ray node runs: the workers' (empty when workers use the built-in loop)."""
+    entries = configured(config).get(Role.WORKER, [])
+    return {Role.WORKER: entries} if entries else {}
+
+
 def covered_roles(config: ShipyardConfig) -> set[Role]:
     """Roles played wholly by CLIs, which therefore need no `[models]` entry."""
     return {
@@ -93,10 +108,15 @@ def covered_roles(config: ShipyardConfig) -> set[Role]:
     }
 
 
-def check_backends(config: ShipyardConfig, env: Mapping[str, str]) -> dict[Role, list[CliSettings]]:
-    """Resolve every configured CLI before anything is written; the first problem raises `ConfigError`."""
+def check_backends(
+    config: ShipyardConfig,
+    env: Mapping[str, str],
+    table: Mapping[Role, list[BackendConfig]] | None = None,
+) -> dict[Role, list[CliSettings]]:
+    """Resolve the CLIs of `table` (default: those this process runs, `here`) before anything is
+    written; the first problem raises `ConfigError`."""
     resolved: dict[Role, list[CliSettings]] = {}
-    for role, entries in configured(config).items():
+    for role, entries in (here(config) if table is None else table).items():
         source = Role.PLANNER if role is Role.SUBPLANNER and role.value not in config.backends else role
         resolved[role] = [resolve(entry, f"backends.{source.value}", config, env) for entry in entries]
     return resolved

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shipyard.agent.sandbox import command_path
-from shipyard.backends.catalog import configured, kind_of
+from shipyard.backends.catalog import here, kind_of
 from shipyard.config import ShipyardConfig
 
 # Words a check may start with that are the shell's own, not programs on PATH.
@@ -40,11 +40,11 @@ class CommandEnvironment:
 
 
 def command_environments(config: ShipyardConfig, environ: Mapping[str, str]) -> list[CommandEnvironment]:
-    """One entry per configured CLI backend, in the order of the configuration."""
+    """One entry per configured CLI backend this machine runs (on Ray, not the workers'), in order."""
     path = command_path(environ)
     python = shutil.which("python3", path=path)
     found = []
-    for role, entries in configured(config).items():
+    for role, entries in here(config).items():
         if role.value not in config.backends:
             continue  # sub-planners on the planner's backends: reported once, as the planner's
         for entry in entries:

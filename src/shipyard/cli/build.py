@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from shipyard.backends import BackendPicker, IsolationGuard, check_backends
+from shipyard.backends.dialect import CliSettings
 from shipyard.backends.metering import RunHooks
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.cli.checks import BOARD_FILE, archive_board, board_path
@@ -79,10 +80,17 @@ def build_runtime(checked: Checked, env: Mapping[str, str], fresh: bool = False)
     rt = Runtime(config=config, repo=repo, board=board, models=models, stop=stop, totals=totals)
     if config.backends:
         guard = IsolationGuard(repo.root, config.branch, state)
-        clis = check_backends(config, env)
-        hooks = RunHooks(rt.record, lambda: over_budget(rt) or rt.stop.reason, rt.stop.set)
-        rt.pick_backend = BackendPicker(clis, config.workers, guard, env, hooks, config)
+        rt.pick_backend = cli_picker(rt, check_backends(config, env), guard, env)
     return rt
+
+
+def cli_picker(
+    rt: Runtime, clis: Mapping[Role, list[CliSettings]], guard: IsolationGuard, env: Mapping[str, str]
+) -> BackendPicker:
+    """The run's CLI backends (here, or on a Ray node for its workers): every call through their gateway
+    metered into `rt`'s log, refused once `rt`'s budget is reached or the run stopped."""
+    hooks = RunHooks(rt.record, lambda: over_budget(rt) or rt.stop.reason, rt.stop.set)
+    return BackendPicker(clis, rt.config.workers, guard, env, hooks, rt.config)
 
 
 def build_executor(config: ShipyardConfig) -> Executor:

@@ -17,7 +17,7 @@ from typing import Literal
 
 from shipyard.agent.sandbox import probe, unavailable_message
 from shipyard.agent.userns import host_userns_problem
-from shipyard.backends.catalog import KINDS, configured, find_binary
+from shipyard.backends.catalog import KINDS, find_binary, here
 from shipyard.backends.doctor import command_environments
 from shipyard.cli.checks import run_state
 from shipyard.cli.preflight import Findings, check_config, check_repo, provider_settings
@@ -126,7 +126,7 @@ def _problem_row(check: str, line: str) -> Row:
 def cli_rows(config: ShipyardConfig, env: Mapping[str, str]) -> list[Row]:
     """The external agent CLIs the configuration names: found, and their version (asked in parallel)."""
     found: dict[str, tuple[str, str | None]] = {}  # check name -> (package, binary or None)
-    for entries in configured(config).values():
+    for entries in here(config).values():
         for entry in entries:
             kind = KINDS.get(entry.cli)
             if kind is None or f"cli {kind.name}" in found:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from shipyard.agent.sandbox import require_sandbox
-from shipyard.backends.catalog import configured, covered_roles, resolve
+from shipyard.backends.catalog import covered_roles, here, resolve
 from shipyard.cli.checks import check_checkout, check_no_unfinished_run
 from shipyard.cli.sim import with_sim_goal
 from shipyard.config import Overrides, ProviderConfig, ShipyardConfig, load_config
@@ -167,13 +167,14 @@ def check_repo(found: Findings, repo: GitRepo, config: ShipyardConfig, unfinishe
 
 
 def check_machine(found: Findings, config: ShipyardConfig, env: Mapping[str, str]) -> None:
-    """What the machine must offer: the sandbox, the Ray cluster if configured, every configured CLI."""
+    """What the machine must offer: the sandbox, the Ray cluster if configured, every CLI it runs (on a
+    Ray cluster the workers' CLIs run on the nodes, which check them: `shipyard doctor`)."""
     found.attempt(require_sandbox, config.sandbox)
     if config.cluster.engine == "ray":  # an address nobody answers is refused before anything is written
         from shipyard.cluster.address import refuse_unreachable
 
         found.attempt(refuse_unreachable, config.cluster)
-    for role, entries in configured(config).items():
+    for role, entries in here(config).items():
         source = Role.PLANNER if role is Role.SUBPLANNER and role.value not in config.backends else role
         for entry in entries:
             found.attempt(resolve, entry, f"backends.{source.value}", config, env)

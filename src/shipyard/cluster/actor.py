@@ -54,6 +54,9 @@ class SlotActor:
     async def session(self, conflict: str) -> SessionEnd:
         return await self.slot.session(conflict)
 
+    async def halt(self, reason: str) -> None:
+        self.slot.halt(reason)
+
     async def drain(self) -> list[Event]:
         return self.slot.drain()
 

@@ -1,5 +1,6 @@
 """`shipyard doctor` on a Ray cluster: reachable, its nodes, its worker slots, and what each slot node
-lacks (git, bubblewrap, the worker model's key, a writable `node_dir`), probed on the node itself."""
+lacks (git, bubblewrap, the worker model's key, the workers' CLIs and their keys, a writable
+`node_dir`), probed on the node itself."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from pathlib import Path
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from shipyard.backends.catalog import covered_roles, find_binary, kind_of, on_nodes
 from shipyard.cli.diagnose import Row
 from shipyard.cluster.executor import connect
-from shipyard.config import ShipyardConfig
+from shipyard.config import BackendConfig, ShipyardConfig
 from shipyard.domain import Role
 from shipyard.errors import ConfigError
 from shipyard.models.factory import parse_model_string
@@ -49,7 +51,7 @@ def _node_row(config: ShipyardConfig, node: dict[str, object]) -> Row:
     )
     try:
         lacks: list[str] = ray.get(
-            probe.remote(_key_env(config), config.cluster.node_dir, config.sandbox),
+            probe.remote(_key_env(config), config.cluster.node_dir, config.sandbox, _worker_clis(config)),
             timeout=PROBE_TIMEOUT_S,
         )
     except Exception as exc:  # whatever stops the probe is the finding
@@ -57,11 +59,19 @@ def _node_row(config: ShipyardConfig, node: dict[str, object]) -> Row:
     if lacks:
         fix = "install what is missing on that node (and shipyard itself, same version)"
         return Row(f"ray node {ip}", "missing", "lacks " + ", ".join(lacks), fix)
-    return Row(f"ray node {ip}", "ok", "git, bubblewrap, the worker's key and node_dir are there")
+    clis = "".join(f", the {entry.cli} CLI" for entry in _worker_clis(config))
+    return Row(f"ray node {ip}", "ok", f"git, bubblewrap{clis}, the worker's keys and node_dir are there")
+
+
+def _worker_clis(config: ShipyardConfig) -> list[BackendConfig]:
+    """The workers' CLIs, which run on the nodes (each needs its binary and its key there)."""
+    return on_nodes(config).get(Role.WORKER, [])
 
 
 def _key_env(config: ShipyardConfig) -> str | None:
     """The environment variable the worker's model reads its key from (None: it needs none)."""
+    if Role.WORKER in covered_roles(config):
+        return None  # CLIs play every worker slot: the worker's model is never used
     try:
         ref = parse_model_string(config.model_for(Role.WORKER))
     except ConfigError:
@@ -72,7 +82,7 @@ def _key_env(config: ShipyardConfig) -> str | None:
     return (provider.api_key_env if provider else None) or f"{ref.provider.upper()}_API_KEY"
 
 
-def _probe(key_env: str | None, node_dir: str, sandbox: object) -> list[str]:
+def _probe(key_env: str | None, node_dir: str, sandbox: object, clis: list[BackendConfig]) -> list[str]:
     """Runs on the node: what it lacks (names only, never a key's value)."""
     from shipyard.agent.sandbox import probe
     from shipyard.config import SandboxConfig
@@ -87,9 +97,24 @@ def _probe(key_env: str | None, node_dir: str, sandbox: object) -> list[str]:
             lacks.append(problem)
     if key_env and not os.environ.get(key_env):
         lacks.append(f"${key_env}")
+    lacks += _cli_lacks(clis)
     try:
         Path(node_dir).mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=node_dir).close()
     except OSError:
         lacks.append(f"a writable node_dir ({node_dir})")
+    return list(dict.fromkeys(lacks))
+
+
+def _cli_lacks(clis: list[BackendConfig]) -> list[str]:
+    """On the node: the workers' CLIs it cannot run (binary not found as locally, or key not set)."""
+    lacks = []
+    for entry in clis:
+        kind = kind_of(entry, "backends.worker")
+        if find_binary(kind, entry, os.environ) is None:
+            where = entry.binary or "on PATH"
+            lacks.append(f"the {kind.command} CLI ({where}; npm install -g {kind.package})")
+        key_env = entry.api_key_env or kind.key_env
+        if not os.environ.get(key_env):
+            lacks.append(f"${key_env}")
     return lacks

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from shipyard.agent import AgentOutcome
 from shipyard.board.memory import InMemoryBoard
+from shipyard.cluster.parts import equip
+from shipyard.cluster.spend import Spent
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Event, Role, Task
 from shipyard.errors import ShipyardError, UnsafeWorktreeError
@@ -42,6 +44,7 @@ class NodeJob:
     agent: str
     start: str  # the shared branch's tip the worktree starts from
     prompts: Mapping[str, str] = field(default_factory=dict)  # prompt overrides, by file name
+    spent: Spent = field(default_factory=Spent)  # the run's spending so far, for the node's budget checks
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,14 @@ class NodeSlot:
         self._fatal, self._job, self._bases = "", job, [job.start]
         models = dict(self._models(config, self._set_fatal))
         self._rt = Runtime(config, self.repo, InMemoryBoard(), models, progress=self._events.append)
+        job.spent.carry_into(self._rt)
+        equip(self._rt, self.dir, self._set_fatal)  # budget guard, worker CLIs with the node's gateway
         self.repo.add_worktree(self.worktree, self.branch, job.start, self._parked)
+
+    def halt(self, reason: str) -> None:
+        """The head's run is over budget or stopped: the task's agent makes no further model call."""
+        if self._rt is not None:
+            self._rt.stop.set(reason)
 
     def _set_fatal(self, reason: str) -> None:
         self._fatal = self._fatal or reason

@@ -1,6 +1,7 @@
 """Brings a remote worker's events into the head's log while it works (transcripts, tool calls, usage),
 so status, the dashboard, budgets and stall detection work as for a local worker; each answer from the
-node also renews the task's lease."""
+node also renews the task's lease. Once the head's run is over budget or stopped, the node hears of it
+at the next pull (`SlotActor.halt`): its loop and its gateway refuse the next model call."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from typing import Any
 
 from shipyard.domain import Event, Task
+from shipyard.fleet.budget import over_budget
 from shipyard.fleet.runtime import Runtime
 
 
@@ -20,6 +22,7 @@ class Relay:
         self._agent = agent
         self._renewed = time.monotonic()
         self._one_at_a_time = asyncio.Lock()  # events are recorded in the order the node logged them
+        self.halted = ""  # why the node was told to make no more model calls ("" until it was)
 
     async def follow(self, poll_s: float) -> None:
         """Pull every `poll_s` until cancelled (a dead actor ends it: the runner hears of that itself)."""
@@ -37,7 +40,16 @@ class Relay:
         if time.monotonic() - self._renewed >= lease_s / 3:
             self._rt.board.heartbeat(self._task.id, self._agent, lease_s)
             self._renewed = time.monotonic()
+        await self._halt_if_over()
         return len(events)
+
+    async def _halt_if_over(self) -> None:
+        """Tell the node, once, that the run is over budget or stopped (what the node spends is counted
+        here as its events arrive, so nodes together overspend by at most one poll's calls)."""
+        reason = "" if self.halted else over_budget(self._rt) or self._rt.stop.reason
+        if reason:
+            self.halted = reason
+            await self._actor.halt.remote(reason)
 
     def _record(self, event: Event) -> None:
         if event.kind == "ModelCalled":  # the run's totals, as `totals_from_events` counts them

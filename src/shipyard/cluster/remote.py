@@ -21,6 +21,7 @@ from shipyard.cluster.node import NodeCommit, NodeJob, SessionEnd, Shipment
 from shipyard.cluster.relay import Relay
 from shipyard.cluster.shipping import Shipper
 from shipyard.cluster.slots import Slot, SlotPool
+from shipyard.cluster.spend import Spent
 from shipyard.domain import Event, Task, TaskStatus
 from shipyard.errors import ShipyardError
 from shipyard.fleet.attempts import Opening, keep_after
@@ -59,7 +60,8 @@ class RemoteWorkplace:
     async def open(self, start: str, prompts: dict[str, str]) -> None:
         """Send the node the shared branch's tip (what it lacks of it) and start the task there."""
         await self._ship(start)
-        await self.slot.actor.open.remote(NodeJob(self.rt.config, self.task, self.agent, start, prompts))
+        job = NodeJob(self.rt.config, self.task, self.agent, start, prompts, Spent.of(self.rt))
+        await self.slot.actor.open.remote(job)
 
     async def session(self, conflict: str) -> AgentOutcome:
         end: SessionEnd = await self.slot.actor.session.remote(conflict)
