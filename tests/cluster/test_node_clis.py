@@ -56,7 +56,7 @@ def test_the_node_counts_on_from_the_runs_spending_and_refuses_past_the_budget(
         end = asyncio.run(slot.session(""))
     assert len(server.requests) == 1, "the second call would pass the run's budget: refused on the node"
     assert end.outcome.stop_reason is StopReason.MODEL_ERROR and end.fatal == ""
-    texts = [e.data["text"] for e in slot.drain() if e.kind == "ModelCalled"]
+    texts = [e.data["text"] for e in end.events if e.kind == "ModelCalled"]
     assert "[gateway] call refused: budget reached: 1000 of 1000 tokens" in texts
     slot.close()
     slot.release()
@@ -76,7 +76,7 @@ def test_a_node_without_the_cli_stops_the_run_and_names_itself(
         and "the `codex` CLI for backends.worker is not installed" in end.fatal
     )
     assert "npm install -g @openai/codex" in end.fatal
-    finished = [e for e in slot.drain() if e.kind == "AgentFinished"]
+    finished = [e for e in end.events if e.kind == "AgentFinished"]
     assert finished and finished[0].data["error"] == end.fatal
     slot.close()
     slot.release()

@@ -208,7 +208,7 @@ async def _halted_session(
         reason = relay.halted
         go.set()
         end: SessionEnd = await session
-        events: list[Event] = await slot.actor.drain.remote()
+        events = [*head.board.events(), *end.events]  # what the relay brought, then the session's end
         await slot.actor.close.remote()
         return end, events, reason
     finally:

@@ -17,6 +17,7 @@ TITLES = {
     "tokens": "tokens: one 40-step worker session over HTTP, billed by the providers' caching rules",
     "gateway": "gateway: streamed calls of many agents at once, direct and through the model gateway",
     "pathologies": "pathologies: what goes wrong quietly in long runs, staged on small real fleets",
+    "cluster": "cluster: one sim fleet locally and on 3 local Ray nodes (ms per task; ship: per shipment)",
 }
 
 
@@ -43,6 +44,7 @@ def table(scenario: str, rows: Rows) -> Table:
             "work_lost",
             "signal",
             "path",
+            "run",
         )
         out.add_column(name, justify="left" if left else "right")
     for row in rows:

@@ -17,8 +17,11 @@ from shipyard.bench.tokens import PROVIDERS as TOKEN_PROVIDERS
 from shipyard.bench.tokens import TokenPlan, run_tokens
 from shipyard.errors import ConfigError
 from shipyard.models.sim import SimWorkload
+from shipyard.sections import ray_installed
 
-SCENARIOS = ("coordination", "git", "baselines", "pathologies", "tokens", "gateway")
+SCENARIOS = ("coordination", "git", "baselines", "pathologies", "tokens", "gateway", "cluster")
+# What runs when no scenario is named: `cluster` needs the `ray` extra and starts a local Ray cluster.
+DEFAULT_SCENARIOS = SCENARIOS[:-1]
 Rows = list[dict[str, Any]]
 
 
@@ -56,6 +59,9 @@ class BenchOptions:
     # Streamed calls of N agents, direct and through the model gateway: think_ms between calls (jittered),
     # per_agent calls each.
     gateway: Scenario | None = field(default_factory=lambda: Scenario((64,), 1000, 10))
+    # The same sim fleet locally and on a local 3-node Ray cluster: workers, think_ms per task, tasks per
+    # worker; on a 1,000-file repository, local and Ray alternating 3 times, then a node killed mid-run.
+    cluster: Scenario | None = field(default_factory=lambda: Scenario((24,), 1000, 4))
 
 
 def parse_scenarios(specs: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -67,6 +73,7 @@ def parse_scenarios(specs: Sequence[str]) -> dict[str, tuple[str, ...]]:
         "tokens": tuple(TOKEN_PROVIDERS),
         "pathologies": tuple(PATHOLOGIES),
         "gateway": (),
+        "cluster": (),
     }
     out: dict[str, tuple[str, ...]] = {}
     for spec in specs:
@@ -89,7 +96,7 @@ def configure(
     per_agent: int | None = None,
 ) -> BenchOptions:
     """Options from the command line: chosen scenarios (all when none), with overrides for every one."""
-    chosen = parse_scenarios(specs) if specs else dict.fromkeys(SCENARIOS, ())
+    chosen = parse_scenarios(specs) if specs else dict.fromkeys(DEFAULT_SCENARIOS, ())
     base = BenchOptions()
     picked: dict[str, Scenario | None] = {}
     for name in SCENARIOS:
@@ -112,6 +119,7 @@ def configure(
         picked["pathologies"],
         tokens=picked["tokens"],
         gateway=picked["gateway"],
+        cluster=picked["cluster"],
     )
 
 
@@ -159,7 +167,26 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None]) -> dict[str, 
         results["tokens"] = _tokens(opts.tokens, progress, row)
     if opts.gateway is not None:
         results["gateway"] = _gateway(opts.gateway, progress, row)
+    if opts.cluster is not None:
+        results["cluster"] = _cluster(opts.cluster, progress, row)
     return results
+
+
+def _cluster(s: Scenario, progress: Callable[[str], None], row: Callable[[str], None]) -> Rows:
+    if not ray_installed():
+        raise ConfigError("the cluster scenario runs a local Ray cluster; run `pip install 'shipyard[ray]'`")
+    from shipyard.bench.clusterpath import ClusterPlan, run_cluster  # imports Ray's parts lazily
+
+    rows: Rows = []
+    for workers in s.sizes:
+        plan = ClusterPlan(workers, workers * s.per_agent, think_ms=s.think_ms)
+        progress(
+            f"running cluster: {workers} sim workers, {plan.tasks} tasks of {plan.think_ms:g} ms, "
+            f"{plan.files} files, local and on 3 Ray nodes ({plan.repeats} rounds), then a node killed"
+        )
+        with tempfile.TemporaryDirectory(prefix="sybench-", dir="/tmp") as scratch:  # short socket paths
+            rows += [asdict(r) for r in run_cluster(plan, Path(scratch), row)]
+    return rows
 
 
 def _gateway(s: Scenario, progress: Callable[[str], None], row: Callable[[str], None]) -> Rows:

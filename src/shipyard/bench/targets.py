@@ -125,6 +125,48 @@ def _pathologies(rows: Rows) -> list[Verdict]:
     return [Verdict("every pathology detected and contained", not missed, measured)]
 
 
+CLUSTER_VS_LOCAL = 0.9  # Ray's efficiency over the local run's
+TRANSPORT_MS = 100.0  # p50 per task, each way
+
+
+def _cluster(rows: Rows) -> list[Verdict]:
+    out = []
+    ray = next((r for r in rows if r.get("vs_local") is not None), None)
+    if ray is not None:
+        measured = f"{ray['vs_local']} (efficiency {ray['efficiency']} on Ray, {ray['workers']} workers)"
+        out.append(
+            Verdict(
+                f"cluster: efficiency >= {CLUSTER_VS_LOCAL} of local",
+                ray["vs_local"] >= CLUSTER_VS_LOCAL,
+                measured,
+            )
+        )
+        for key, what in (
+            ("wait_out_p50", "code out, per task"),
+            ("back_p50", "commit back, per task"),
+            ("ship_p50", "one shipment to a node"),
+        ):
+            value = ray.get(key)
+            if value is not None:
+                out.append(
+                    Verdict(
+                        f"cluster: {what} p50 <= {TRANSPORT_MS:g} ms", value <= TRANSPORT_MS, f"{value} ms"
+                    )
+                )
+    for fault in (r for r in rows if r.get("done") is not None):
+        whole = fault["done"] == fault["tasks"] and fault["lost_commits"] == 0 and fault["merged_twice"] == 0
+        measured = (
+            f"{fault['run']}: {fault['done']} of {fault['tasks']} done, {fault['lost_commits']} lost, "
+            f"{fault['merged_twice']} merged twice"
+        )
+        out.append(
+            Verdict(
+                "cluster: a node killed mid-run loses nothing", whole and "killed" in fault["run"], measured
+            )
+        )
+    return out
+
+
 CHECKS: dict[str, Callable[[Rows], list[Verdict]]] = {
     "coordination": _coordination,
     "git": _git,
@@ -132,6 +174,7 @@ CHECKS: dict[str, Callable[[Rows], list[Verdict]]] = {
     "tokens": _tokens,
     "pathologies": _pathologies,
     "gateway": _gateway,
+    "cluster": _cluster,
 }
 
 

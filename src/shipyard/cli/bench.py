@@ -34,8 +34,8 @@ def bench(
         list[str] | None,
         typer.Option(
             help="coordination, git[:MIX,...], baselines[:DESIGN,...], pathologies[:NAME,...], "
-            "tokens[:PROVIDER,...] or gateway; "
-            "repeatable; default all."
+            "tokens[:PROVIDER,...], gateway or cluster (needs the ray extra; not in the default); "
+            "repeatable; default all but cluster."
         ),
     ] = None,
     agents: Annotated[str, typer.Option(help="Fleet sizes for every chosen scenario, e.g. 1,4,16.")] = "",

@@ -67,8 +67,13 @@ class NodeCommit:
 
 @dataclass(frozen=True)
 class SessionEnd:
+    """A session's end, with what the head asks next, so it needs no more round trips: the events not yet
+    drained and NOTES.md's size."""
+
     outcome: AgentOutcome
     fatal: str = ""  # a fault no retry fixes (bad key, unknown model): the head stops the run
+    events: tuple[Event, ...] = ()
+    notes_chars: int = 0
 
 
 class NodeMirror:
@@ -138,8 +143,10 @@ class NodeSlot:
         assert self._job is not None
         return f"shipyard/{self._job.agent}-task-{self._job.task.id}"
 
-    def open(self, job: NodeJob) -> None:
-        """Start the task: a fresh worktree at `job.start` (which the mirror must hold)."""
+    def open(self, job: NodeJob) -> int:
+        """Start the task: a fresh worktree at `job.start` (which the mirror must hold), after clearing
+        the last task's (the head does not wait for that); NOTES.md's size there."""
+        self.close()
         prompts = self.dir / "prompts"
         prompts.mkdir(parents=True, exist_ok=True)
         for old in prompts.iterdir():
@@ -153,6 +160,7 @@ class NodeSlot:
         job.spent.carry_into(self._rt)
         equip(self._rt, self.dir, self._set_fatal)  # budget guard, worker CLIs with the node's gateway
         self.repo.add_worktree(self.worktree, self.branch, job.start, self._parked)
+        return self.notes_chars()
 
     def halt(self, reason: str) -> None:
         """The head's run is over budget or stopped: the task's agent makes no further model call."""
@@ -171,7 +179,7 @@ class NodeSlot:
         """One agent session on the task (a first try, or a round resolving `conflict`)."""
         rt, job = self._runtime()
         outcome = await worker_session(rt, job.agent, job.task, self.worktree, conflict)  # a local worker's
-        return SessionEnd(outcome, self._fatal)
+        return SessionEnd(outcome, self._fatal, tuple(self.drain()), self.notes_chars())
 
     def drain(self) -> list[Event]:
         """The events recorded since the last call (the head re-records them in its log)."""

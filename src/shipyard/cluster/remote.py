@@ -34,6 +34,7 @@ from shipyard.git.bundle import delete_ref, fetch_bundle
 
 _LOST = (RayActorError, ObjectLostError)  # the actor, or its node with a result on it, died
 
+PLACE_TRIES = 3  # slots tried for a task whose slot turns out dead before the task starts
 Transport = list[tuple[str, float, int]]  # (out|back, ms, bytes), for the bench
 
 
@@ -51,6 +52,7 @@ class RemoteWorkplace:
         self.agent, self.task = agent, task
         self.relay = Relay(rt, slot.actor, task, agent)
         self.transport = transport  # bundles out and back, timed
+        self._notes_chars = 0  # NOTES.md's size as the node last said (with `open` and each session's end)
 
     @property
     def branch(self) -> str:
@@ -61,11 +63,12 @@ class RemoteWorkplace:
         """Send the node the shared branch's tip (what it lacks of it) and start the task there."""
         await self._ship(start)
         job = NodeJob(self.rt.config, self.task, self.agent, start, prompts, Spent.of(self.rt))
-        await self.slot.actor.open.remote(job)
+        self._notes_chars = await self.slot.actor.open.remote(job)
 
     async def session(self, conflict: str) -> AgentOutcome:
         end: SessionEnd = await self.slot.actor.session.remote(conflict)
-        await self.relay.pull()  # the session's last events land before anything is decided on them
+        await self.relay.pull(end.events)  # the session's last events land before anything is decided
+        self._notes_chars = end.notes_chars
         if end.fatal:
             self.rt.stop.set_fatal(end.fatal)
         return end.outcome
@@ -75,8 +78,7 @@ class RemoteWorkplace:
         return left
 
     async def notes_chars(self) -> int:
-        size: int = await self.slot.actor.notes_chars.remote()
-        return size
+        return self._notes_chars
 
     async def continue_from(self, previous: KeptCommit) -> Opening:
         """Ship the kept attempt (kept here, from whichever node made it) and continue it on the node."""
@@ -145,12 +147,10 @@ class RemoteRunner:
     async def __call__(self, agent: str, task: Task) -> None:
         rt, slot = self._rt, None
         try:
-            slot = await self._pool.acquire()
-            data = {"node": slot.info.ip, "node_id": slot.info.key, "host": slot.info.host}
-            rt.record(Event("WorkerPlaced", data, task.id, agent))
-            place = RemoteWorkplace(rt, self._shipper, slot, agent, task, self.transport_ms)
+            place = await self._place(agent, task)
+            slot = place.slot
             await self._work(place)
-            await self._close(slot)
+            self._settled(slot)
         except _LOST as exc:
             if slot is not None:
                 self._lost_slot(slot)
@@ -163,12 +163,33 @@ class RemoteRunner:
             self._merger.release(task.id)
             await asyncio.to_thread(delete_ref, rt.repo.root, f"refs/heads/shipyard/{agent}-task-{task.id}")
 
+    async def _place(self, agent: str, task: Task) -> RemoteWorkplace:
+        """A slot with the task open on it. A slot whose actor died before the task started there is
+        dropped and another one taken (the task did nothing yet: it is not given back for that)."""
+        rt = self._rt
+        for attempt in range(PLACE_TRIES):
+            slot = await self._pool.acquire()
+            place = RemoteWorkplace(rt, self._shipper, slot, agent, task, self.transport_ms)
+            try:
+                tip = self._merger.tip or await asyncio.to_thread(rt.repo.rev_parse, rt.config.branch)
+                start = self._shipper.start_for(rt.repo, slot, tip or rt.config.branch)
+                await place.open(start, _prompts(rt))
+            except _LOST:
+                self._lost_slot(slot)
+                if attempt == PLACE_TRIES - 1:
+                    raise
+                continue
+            except BaseException:
+                self._lost_slot(slot, kill=True)
+                raise
+            data = {"node": slot.info.ip, "node_id": slot.info.key, "host": slot.info.host}
+            rt.record(Event("WorkerPlaced", data, task.id, agent))
+            return place
+        raise AssertionError("unreachable")
+
     async def _work(self, place: RemoteWorkplace) -> None:
-        """Open the task on the node, run its rounds while its events come here, keep what did not land."""
+        """Run the task's rounds on the node while its events come here; keep what did not land."""
         rt, agent, task = self._rt, place.agent, place.task
-        tip = self._merger.tip or await asyncio.to_thread(rt.repo.rev_parse, rt.config.branch)
-        start = self._shipper.start_for(rt.repo, place.slot, tip or rt.config.branch)
-        await place.open(start, _prompts(rt))
         follower = asyncio.get_running_loop().create_task(place.relay.follow(rt.config.cluster.poll_s))
         try:
             await work_rounds(rt, self._merger, place, agent, task)
@@ -180,13 +201,8 @@ class RemoteRunner:
             if not isinstance(error, _LOST):  # a lost node took its worktree along: nothing to keep
                 await keep_after(rt, task, agent, place.keep, error)
 
-    async def _close(self, slot: Slot) -> None:
-        """The task is settled: clear the node's worktree and put the actor back (if it still lives)."""
-        try:
-            await slot.actor.close.remote()
-        except RayActorError:
-            self._lost_slot(slot)
-            return
+    def _settled(self, slot: Slot) -> None:
+        """The task is settled: the slot takes the next one (whose `open` clears this task's worktree)."""
         if self._merger.tip:  # the tip as this task left it: how fresh each node's code is
             self._shipper.saw_tip(self._merger.tip)
         self._pool.release(slot)
