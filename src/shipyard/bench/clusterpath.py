@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import re
 import statistics
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +27,7 @@ from shipyard.fleet.executor import Executor, LocalExecutor
 from shipyard.fleet.run import Fleet
 from shipyard.fleet.runtime import HARNESS, Runtime
 from shipyard.git import GitRepo, init_repo
-from shipyard.git.run import git
+from shipyard.git.ref import is_ancestor
 
 HEAD_IP, NODE_IPS = "127.0.0.2", ("127.0.0.3", "127.0.0.4")
 # Faster health checks than Ray's defaults, so a killed node is declared dead in about 3 s, not 15.
@@ -59,7 +57,7 @@ class ClusterRow:
     tasks_per_s: float
     efficiency: float  # think time the slots had to spend / the time they had (1.0 is ideal)
     vs_local: float | None  # this run's efficiency / the local run's
-    cpu_ms_per_task: float  # this process and every process below it (the local cluster included)
+    cpu_ms_per_task: float | None  # this process and every process below it (the local cluster included)
     wait_out_p50: float | None = None  # a task's wait for its code to be on its node (0: it was)
     wait_out_p95: float | None = None
     ship_p50: float | None = None  # one shipment of new commits to a node
@@ -162,14 +160,12 @@ def _killed_node_run(plan: ClusterPlan, scratch: Path, cluster: Any, executor: A
     merged, killed = [0], threading.Event()
     victim = cluster.nodes[NODE_IPS[1]]
 
-    def kill() -> None:
-        cluster.cluster.remove_node(victim, allow_graceful=False)
-        killed.set()
-
     def on_event(event: Event) -> None:
         merged[0] += event.kind == "CommitMerged"
         if merged[0] == plan.tasks // 3 and not killed.is_set():
-            threading.Thread(target=kill, daemon=True).start()
+            killed.set()
+            kill = threading.Thread(target=cluster.cluster.remove_node, args=(victim, False), daemon=True)
+            kill.start()
 
     root = _repo(scratch / "killed", plan.files)
     measured = _run(root, _config(plan, cluster), executor, on_event)
@@ -182,7 +178,7 @@ def _killed_node_run(plan: ClusterPlan, scratch: Path, cluster: Any, executor: A
         round(measured.tasks / measured.span_s, 2),
         round(measured.efficiency, 3),
         None,
-        round(measured.cpu_ms),
+        None,  # the killed node's processes took their CPU figures with them
         done=done,
         lost_commits=lost,
         merged_twice=twice,
@@ -190,19 +186,19 @@ def _killed_node_run(plan: ClusterPlan, scratch: Path, cluster: Any, executor: A
 
 
 def _landings(root: Path, events: list[Event]) -> tuple[int, int, int]:
-    """(tasks done, done tasks whose merge is not on main, tasks merged more than once on main)."""
+    """(code tasks done, done tasks whose merged commit is not on main, tasks merged more than once)."""
     board = SqliteBoard(root / ".shipyard" / "board.sqlite")
     try:
         done = {t.id for t in board.tasks() if t.status is TaskStatus.DONE}
     finally:
         board.close()
-    made: Counter[int] = Counter()
-    log = git(root, "log", "main", "--format=%B%x00").stdout
-    for body in log.split("\0"):
-        if "Shipyard-Agent:" in body:
-            made.update(int(x) for x in re.findall(r"^Shipyard-Task: #(\d+)$", body, re.M))
     code = {e.task_id for e in events if e.kind == "WorkerPlaced" and e.task_id is not None}
-    return len(done & code), len((done & code) - set(made)), sum(n > 1 for n in made.values())
+    merges: dict[int, list[str]] = {}
+    for e in events:
+        if e.kind == "CommitMerged" and e.task_id is not None:
+            merges.setdefault(e.task_id, []).append(str(e.data["sha"]))
+    on_main = {task for task, shas in merges.items() if all(is_ancestor(root, sha, "main") for sha in shas)}
+    return len(done & code), len((done & code) - on_main), sum(len(s) > 1 for s in merges.values())
 
 
 @contextmanager

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,16 +50,20 @@ class SlotActor:
         base = Path(node_dir)
         self.slots = [NodeSlot(base, self.info.key, f"{actor}-{i}", models) for i in range(slots)]
         self._sessions: dict[int, asyncio.Task[SessionEnd]] = {}
+        # The mirror's own thread: code arriving for the next tasks never queues behind the slots' git work.
+        self._mirror = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shipyard-mirror")
 
     async def hello(self, i: int = 0) -> NodeInfo:
         del i
         return self.info
 
     async def has(self, i: int, sha: str) -> bool:
-        return await asyncio.to_thread(self.slots[i].mirror.has, sha)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._mirror, self.slots[i].mirror.has, sha)
 
     async def receive(self, i: int, shipment: Shipment) -> None:
-        await asyncio.to_thread(self.slots[i].mirror.receive, shipment)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._mirror, self.slots[i].mirror.receive, shipment)
 
     async def open(self, i: int, job: NodeJob) -> int:
         return await asyncio.to_thread(self.slots[i].open, job)
