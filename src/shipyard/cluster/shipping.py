@@ -143,9 +143,9 @@ class Shipper:
         data = await loop.run_in_executor(self._git, _bundle, repo, ref, sha, exclude)
         if data:  # else `sha` is in what the node was sent last
             await slot.actor.receive.remote(Shipment(sha, ref, data))
+            node.last = sha
+            self.sent.append(Sent((time.monotonic() - started) * 1000, len(data)))
         node.holds.add(sha)
-        node.last = sha
-        self.sent.append(Sent((time.monotonic() - started) * 1000, len(data)))
 
 
 def _bundle(repo: GitRepo, ref: str, sha: str, exclude: list[str]) -> bytes:
