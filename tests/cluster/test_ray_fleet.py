@@ -25,8 +25,12 @@ from shipyard.board.sqlite import SqliteBoard
 from shipyard.cli.sim import build_sim_model, with_sim_goal
 from shipyard.cluster.doctor import cluster_rows
 from shipyard.cluster.executor import RayExecutor
+from shipyard.cluster.node import NodeJob
+from shipyard.cluster.parts import node_models
+from shipyard.cluster.shipping import Shipper
+from shipyard.cluster.slots import SlotPool
 from shipyard.config import ShipyardConfig, load_config
-from shipyard.domain import Event, Role, TaskStatus
+from shipyard.domain import Event, Role, Task, TaskSpec, TaskStatus
 from shipyard.fleet.run import Fleet
 from shipyard.fleet.runtime import Runtime
 from shipyard.git import GitRepo
@@ -355,3 +359,36 @@ def test_a_node_killed_mid_run_loses_nothing_and_merges_nothing_twice(
     audit(repo)
     dead = [n for n in ray.nodes() if n["NodeID"] == ray_cluster.node_id(victim)]
     assert dead and not dead[0]["Alive"]
+
+
+def test_a_stopped_slot_stops_alone_and_its_actors_other_slot_finishes(
+    ray_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """Slots share an actor process; a cancelled task's slot is stopped on its own (not by killing the
+    actor, which would take the other slot's work along)."""
+    repo = make_repo(tmp_path / "target")
+    start = git(repo, "rev-parse", "main").strip()
+    cluster = {"engine": "ray", "address": ray_cluster.address, "node_ip": HEAD_IP}
+    cluster |= {"node_dir": str(ray_cluster.node_dir), "slots_per_actor": 2}
+    raw = {"models": {"default": "sim"}, "sim": {"think_ms": 4000, "think_jitter": 0.0}, "cluster": cluster}
+    config = ShipyardConfig.model_validate({**raw, "sandbox": {"enabled": False}})
+    ends = asyncio.run(_two_slots_one_stopped(config, GitRepo.open(repo), start))
+    assert isinstance(ends[0], BaseException), "the stopped slot's session ended without finishing"
+    assert not isinstance(ends[1], BaseException) and ends[1].outcome.stop_reason.value == "finished"
+
+
+async def _two_slots_one_stopped(config: ShipyardConfig, repo: GitRepo, start: str) -> list[Any]:
+    pool = SlotPool(config.cluster, node_models, warm=2)
+    try:
+        slots = [await pool.acquire(), await pool.acquire()]
+        assert slots[0].actor.actor is slots[1].actor.actor, "both slots are in one actor process"
+        sessions = []
+        for n, slot in enumerate(slots, start=1):
+            await Shipper().ensure(repo, slot, start)
+            task = Task(n, TaskSpec(title=f"sim task {n}"))
+            await slot.actor.open.remote(NodeJob(config, task, f"worker-{n}", start))
+            sessions.append(slot.actor.session.remote(""))
+        pool.lost(slots[0], kill=True)  # what the runner does when its task is cancelled
+        return list(await asyncio.gather(*sessions, return_exceptions=True))
+    finally:
+        pool.close()
