@@ -53,6 +53,24 @@ def test_targets_report_met_and_missed() -> None:
     ]
 
 
+def test_the_cluster_scenario_runs_only_when_named_and_checks_its_targets() -> None:
+    assert configure([]).cluster is None, "the default needs no Ray"
+    picked = configure(["cluster"], [8])
+    assert picked.cluster is not None and picked.cluster.sizes == (8,) and picked.git is None
+    ray = {"run": "ray", "workers": 24, "tasks": 96, "efficiency": 0.4, "vs_local": 0.85, "wait_out_p50": 0.0}
+    ray |= {"back_p50": 20.0, "ship_p50": 300.0, "done": None}
+    fault = {"run": "ray, a node killed", "tasks": 96, "vs_local": None, "done": 96, "lost_commits": 0}
+    fault |= {"merged_twice": 1}
+    found = {v.target: v.met for v in verdicts({"cluster": [ray, fault]})}
+    assert found == {
+        "cluster: efficiency >= 0.9 of local": False,
+        "cluster: code out, per task p50 <= 100 ms": True,
+        "cluster: commit back, per task p50 <= 100 ms": True,
+        "cluster: one shipment to a node p50 <= 100 ms": False,
+        "cluster: a node killed mid-run loses nothing": False,
+    }
+
+
 @pytest.mark.parametrize("design", [locks, flat_occ])
 def test_simulated_peers_do_every_task_once(tmp_path: Path, design: object) -> None:
     w = SimWorkload(tasks=12, think_ms=2)

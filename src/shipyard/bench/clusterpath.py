@@ -64,6 +64,7 @@ class ClusterRow:
     ship_p95: float | None = None
     back_p50: float | None = None  # a task's commit fetched back from its node
     back_p95: float | None = None
+    memory_mb: float | None = None  # RSS summed over the head and the local cluster, actors alive
     done: int | None = None  # with a node killed: tasks done, commits lost, tasks merged twice
     lost_commits: int | None = None
     merged_twice: int | None = None
@@ -99,10 +100,12 @@ def run_cluster(plan: ClusterPlan, scratch: Path, row: Callable[[str], None]) ->
                 runs["local"].append(local)
                 runs["ray"].append(ray_run)
                 row(f"round {n + 1}: efficiency local {local.efficiency:.2f}, ray {ray_run.efficiency:.2f}")
+            memory = _tree_rss_mb(os.getpid())  # shared pages are counted in each process
             fault = _killed_node_run(plan, scratch, cluster, executor)
         finally:
             executor.close()
-    return [*_rows(plan, runs, transport, shipments), fault]
+    local_row, ray_row = _rows(plan, runs, transport, shipments)
+    return [local_row, ClusterRow(**{**vars(ray_row), "memory_mb": round(memory)}), fault]
 
 
 def _rows(
@@ -302,6 +305,18 @@ def _tree(root: int) -> set[int]:
         tree |= below
         grew = bool(below)
     return tree
+
+
+def _tree_rss_mb(root: int) -> float:
+    """RSS summed over `root` and every process below it, in MB."""
+    kb = 0
+    for pid in _tree(root):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        kb += sum(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    return kb / 1024
 
 
 def _tree_cpu_s(root: int) -> float:
