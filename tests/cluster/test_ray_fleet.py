@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import ray
-from raycluster import HEAD_IP, NODE_KEY, NODE_KEY_ENV, WORKER_IPS, LocalCluster
+from raycluster import HEAD_IP, NODE_KEY, NODE_KEY_ENV, SLOTS_PER_NODE, WORKER_IPS, LocalCluster
 
 from cli_helpers import FAST_RETRY, audit, git, invoke, make_repo, write_script
 from fake_llm import FakeLLMServer, FakeReply, count_tool_results
@@ -28,7 +28,7 @@ from shipyard.cluster.executor import RayExecutor
 from shipyard.cluster.node import NodeJob
 from shipyard.cluster.parts import node_models
 from shipyard.cluster.shipping import Shipper
-from shipyard.cluster.slots import SlotPool
+from shipyard.cluster.slots import SlotPool, per_actor
 from shipyard.config import ShipyardConfig, load_config
 from shipyard.domain import Event, Role, Task, TaskSpec, TaskStatus
 from shipyard.fleet.run import Fleet
@@ -392,3 +392,19 @@ async def _two_slots_one_stopped(config: ShipyardConfig, repo: GitRepo, start: s
         return list(await asyncio.gather(*sessions, return_exceptions=True))
     finally:
         pool.close()
+
+
+def test_an_actor_never_asks_for_more_slots_than_a_node_offers(ray_cluster: LocalCluster) -> None:
+    raw = {"engine": "ray", "address": ray_cluster.address, "node_dir": str(ray_cluster.node_dir)}
+    cluster = ShipyardConfig.model_validate({"cluster": {**raw, "slots_per_actor": 16}}).cluster
+    assert per_actor(cluster) == SLOTS_PER_NODE, "an actor of 16 slots would fit no node and wait forever"
+
+    async def one_slot() -> bool:
+        pool = SlotPool(cluster, node_models)
+        try:
+            slot = await asyncio.wait_for(pool.acquire(), 60)
+            return bool(await slot.actor.hello.remote())
+        finally:
+            pool.close()
+
+    assert asyncio.run(one_slot())

@@ -57,10 +57,7 @@ class SlotPool:
         self._starting: set[asyncio.Task[None]] = set()
         self._hosts: dict[int, _Host] = {}  # every actor asked for, to kill at the end
         self._stopping: set[asyncio.Task[None]] = set()
-
-    @property
-    def _per_actor(self) -> int:
-        return self._cluster.slots_per_actor
+        self._per_actor = per_actor(cluster)
 
     async def acquire(self) -> Slot:
         while self._idle:  # an idle slot's node may have died since: the runner tries another then
@@ -169,3 +166,12 @@ async def _stop(slot: Slot) -> None:
     """Stop a slot's agent on its node (its actor's other slots go on); a dead actor has stopped it."""
     with contextlib.suppress(RayActorError):
         await slot.actor.stop.remote()
+
+
+def per_actor(cluster: ClusterConfig) -> int:
+    """Slots per actor: `slots_per_actor`, but never more than the largest node offers (an actor that fits
+    no node would wait forever); as configured while no node offers slots yet (an autoscaler adds them)."""
+    nodes = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
+    sizes = [int(n.get("Resources", {}).get(cluster.slot_resource, 0)) for n in nodes]
+    largest = max(sizes, default=0)
+    return min(cluster.slots_per_actor, largest) if largest > 0 else cluster.slots_per_actor
