@@ -9,6 +9,7 @@ commit lost and none merged twice, without a person. Needs the `ray` extra.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import os
 import statistics
@@ -228,6 +229,8 @@ def _local_cluster(plan: ClusterPlan, scratch: Path) -> Iterator[Any]:
         }
         cluster.wait_for_nodes()
         ray.init(address=cluster.address, _node_ip_address=HEAD_IP, log_to_driver=False)
+        # The node this bench kills would otherwise print its raylet's last log lines here.
+        logging.getLogger("ray._private.worker").setLevel(logging.ERROR)
         yield _Cluster(cluster, nodes)
     finally:
         ray.shutdown()
