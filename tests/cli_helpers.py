@@ -49,6 +49,17 @@ def write_script(path: Path, turns: dict[str, list[dict[str, Any]]]) -> Path:
     return path
 
 
+def one_task_script(path: Path, file: str) -> Path:
+    """A planner that asks for one task (write `file`) and a judge that stops once it is there."""
+    task = {"title": f"Write {file}", "description": "d", "acceptance": "a", "scope": [file]}
+    finish = {"name": "finish", "arguments": {"summary": "done"}}
+    verdict = {"name": "verdict", "arguments": {"decision": "stop", "notes": f"{file} is there"}}
+    planner = [{"tool_calls": [{"name": "create_task", "arguments": task}]}, {"tool_calls": [finish]}]
+    return write_script(
+        path, {"planner": [*planner, {"tool_calls": [finish]}], "judge": [{"tool_calls": [verdict]}]}
+    )
+
+
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every file under root (including .git), to prove a command changed nothing."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

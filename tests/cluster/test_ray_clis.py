@@ -14,7 +14,7 @@ import pytest
 from cli_workers import CODEX_PRICE, HELLO, MODELS, WORKERS, claude_worker, cli_binary
 from raycluster import HEAD_IP, NODE_KEY, NODE_KEY_ENV, WORKER_IPS, LocalCluster
 
-from cli_helpers import git, invoke, make_repo, write_script
+from cli_helpers import git, invoke, make_repo, one_task_script
 from fake_llm import INPUT_TOKENS, OUTPUT_TOKENS, FakeLLMServer, FakeReply
 from shipyard.agent import StopReason
 from shipyard.board.memory import InMemoryBoard
@@ -71,20 +71,7 @@ def _write_config(repo: Path, script: Path, raw: dict[str, Any]) -> None:
 
 
 def _script(tmp_path: Path) -> Path:
-    task = {"title": "Write hello.py", "description": "d", "acceptance": "a", "scope": ["hello.py"]}
-    finish = {"name": "finish", "arguments": {"summary": "done"}}
-    verdict = {"name": "verdict", "arguments": {"decision": "stop", "notes": "hello.py is there"}}
-    return write_script(
-        tmp_path / "script.json",
-        {
-            "planner": [
-                {"tool_calls": [{"name": "create_task", "arguments": task}]},
-                {"tool_calls": [finish]},
-                {"tool_calls": [finish]},
-            ],
-            "judge": [{"tool_calls": [verdict]}],
-        },
-    )
+    return one_task_script(tmp_path / "script.json", "hello.py")
 
 
 def _events(repo: Path) -> list[Event]:

@@ -19,7 +19,7 @@ import pytest
 import ray
 from raycluster import HEAD_IP, NODE_KEY, NODE_KEY_ENV, SLOTS_PER_NODE, WORKER_IPS, LocalCluster
 
-from cli_helpers import FAST_RETRY, audit, git, invoke, make_repo, write_script
+from cli_helpers import FAST_RETRY, audit, git, invoke, make_repo, one_task_script
 from fake_llm import FakeLLMServer, FakeReply, count_tool_results
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.cli.sim import build_sim_model, with_sim_goal
@@ -278,20 +278,7 @@ def test_chaos_on_the_cluster_loses_nothing(ray_cluster: LocalCluster, tmp_path:
 
 
 def _planner_script(tmp_path: Path) -> Path:
-    task = {"title": "Write node.txt", "description": "d", "acceptance": "a", "scope": ["node.txt"]}
-    finish = {"name": "finish", "arguments": {"summary": "done"}}
-    verdict = {"name": "verdict", "arguments": {"decision": "stop", "notes": "node.txt is there"}}
-    return write_script(
-        tmp_path / "script.json",
-        {
-            "planner": [
-                {"tool_calls": [{"name": "create_task", "arguments": task}]},
-                {"tool_calls": [finish]},
-                {"tool_calls": [finish]},
-            ],
-            "judge": [{"tool_calls": [verdict]}],
-        },
-    )
+    return one_task_script(tmp_path / "script.json", "node.txt")
 
 
 def _runtime(repo: Path, cluster: LocalCluster, **extra: Any) -> Runtime:
