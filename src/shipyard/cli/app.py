@@ -20,6 +20,7 @@ from shipyard.cli.build import build_runtime, open_board
 from shipyard.cli.checks import run_state
 from shipyard.cli.demo import run_demo
 from shipyard.cli.doctor import register as register_doctor
+from shipyard.cli.nodes import node_summary
 from shipyard.cli.observe import DEFAULT_PORT, register, serve_alongside
 from shipyard.cli.preflight import preflight
 from shipyard.cli.progress import status_view
@@ -128,6 +129,7 @@ def status(
     board = open_board(repo)
     try:
         data = run_status(board)
+        data["nodes"] = node_summary(board)
     finally:
         board.close()
     data["attempts"] = kept_summary(repo)
