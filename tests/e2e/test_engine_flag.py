@@ -90,3 +90,16 @@ def test_the_flag_wins_over_the_file_and_resume_keeps_it(tmp_path: Path) -> None
     line = _refused(root, "resume", str(root), "--engine", "ray")
     assert f"--address {address!r}" not in line and "cannot join the Ray cluster" in line
     assert _stored_cluster(root)["engine"] == "local"
+
+
+@needs_ray
+def test_a_ray_address_nobody_answers_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    """With `address = "auto"` Ray joins `$RAY_ADDRESS`: that is the address to check, and to name."""
+    root = make_repo(tmp_path / "target")
+    address = f"127.0.0.1:{_free_port()}"
+    before = snapshot(root)
+    result = invoke("run", str(root), *SIM, "--engine", "ray", env={"RAY_ADDRESS": address})
+    assert result.exit_code == 2, result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert f"$RAY_ADDRESS {address!r}: cannot join the Ray cluster" in line and "fix $RAY_ADDRESS" in line
+    assert snapshot(root) == before

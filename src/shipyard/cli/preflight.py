@@ -192,7 +192,7 @@ def check_machine(
     Ray cluster the workers' CLIs run on the nodes, which check them: `shipyard doctor`)."""
     found.attempt(require_sandbox, config.sandbox)
     if config.cluster.engine == "ray":  # an address nobody answers is refused before anything is written
-        found.attempt(_join, config, address_flag)
+        found.attempt(_join, config, address_flag, env)
     elif address_flag:
         found.person.append(
             "--address is the Ray cluster to run workers on: add --engine ray "
@@ -204,13 +204,18 @@ def check_machine(
             found.attempt(resolve, entry, f"backends.{source.value}", config, env)
 
 
-def _join(config: ShipyardConfig, flag: bool) -> None:
-    """Whether the cluster answers; the problem names `--address` when the address came from it."""
+def _join(config: ShipyardConfig, flag: bool, env: Mapping[str, str]) -> None:
+    """Whether the cluster answers, named by where its address came from: `--address`, `$RAY_ADDRESS`
+    (which Ray joins for `address = "auto"`) or shipyard.toml."""
     from shipyard.cluster.address import refuse_unreachable
 
+    cluster, source = config.cluster, "--address" if flag else ""
+    if cluster.address == "auto" and env.get("RAY_ADDRESS", "").strip():
+        cluster, source = cluster.model_copy(update={"address": env["RAY_ADDRESS"].strip()}), "$RAY_ADDRESS"
     try:
-        refuse_unreachable(config.cluster)
+        refuse_unreachable(cluster)
     except SetupError as exc:
-        if not flag:
+        if not source:
             raise
-        raise SetupError(str(exc).replace("shipyard.toml: `cluster.address` =", "--address", 1)) from None
+        text = str(exc).replace("shipyard.toml: `cluster.address` =", source, 1)
+        raise SetupError(text.replace("or fix the address", f"or fix {source}")) from None
