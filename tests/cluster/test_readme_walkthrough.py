@@ -12,6 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from shipyard.board.sqlite import SqliteBoard
+from shipyard.fleet.status import StatusOptions
+from shipyard.web.state import LiveState
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "cluster-walkthrough.sh"
 BEGIN, END = "# README walkthrough: begin", "# README walkthrough: end"
@@ -45,6 +49,7 @@ def test_the_readme_walkthrough_runs_on_a_local_three_node_cluster() -> None:
             ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=240, check=False
         )
         left = subprocess.run(["pgrep", "-f", f"{walk}/"], capture_output=True, text=True, check=False)
+        nodes = _dashboard_nodes(walk / "walkthrough" / ".shipyard" / "board.sqlite")
     finally:
         shutil.rmtree(walk, ignore_errors=True)
     out = done.stdout + done.stderr
@@ -56,3 +61,15 @@ def test_the_readme_walkthrough_runs_on_a_local_three_node_cluster() -> None:
     assert re.search(r"works on #\d+ on node 127\.0\.0\.3", out) and re.search(r"on node 127\.0\.0\.4", out)
     assert "node 127.0.0.3" in out and "node 127.0.0.4" in out  # status, per node
     assert left.stdout.strip() == "", "the walkthrough left Ray processes running"
+    # the dashboard: each worker with the node it last worked on
+    assert len(nodes) == 4 and set(nodes.values()) <= {"127.0.0.3", "127.0.0.4"}, nodes
+
+
+def _dashboard_nodes(board_file: Path) -> dict[str, str]:
+    """What the dashboard shows as each worker's node, read from the walkthrough's board."""
+    board = SqliteBoard(board_file)
+    try:
+        agents = LiveState(board, StatusOptions()).state()["agents"]
+    finally:
+        board.close()
+    return {a["name"]: a["node"] for a in agents if a["name"].startswith("worker-")}
