@@ -22,6 +22,7 @@ stop_cluster() {
 }
 trap stop_cluster EXIT
 
+command -v ray >/dev/null || { echo "walkthrough: no ray on PATH; pip install 'shipyard[ray]'" >&2; exit 1; }
 if (exec 3<>/dev/tcp/127.0.0.2/6390) 2>/dev/null; then
   echo "walkthrough: something already listens on 127.0.0.2:6390; stop it first" >&2
   exit 1

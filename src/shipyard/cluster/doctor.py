@@ -34,7 +34,8 @@ def cluster_rows(config: ShipyardConfig) -> list[Row]:
         alive = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
         slot_nodes = [n for n in alive if n.get("Resources", {}).get(cluster.slot_resource, 0) > 0]
         slots = sum(n["Resources"][cluster.slot_resource] for n in slot_nodes)
-        seen = f"{len(alive)} nodes alive, {slots:g} worker slots (`{cluster.slot_resource}`)"
+        joined = ray.get_runtime_context().gcs_address  # "auto" may find another cluster than meant
+        seen = f"{len(alive)} nodes alive, {slots:g} worker slots (`{cluster.slot_resource}`) at {joined}"
         if not slot_nodes:
             fix = f"""start nodes with `ray start --resources='{{"{cluster.slot_resource}": 8}}'`"""
             return [Row("ray cluster", "missing", seen, fix)]
