@@ -56,7 +56,7 @@ def test_the_readme_walkthrough_runs_on_a_local_three_node_cluster() -> None:
     assert done.returncode == 0, out[-4000:]
     assert "walkthrough: ok, both worker nodes ran tasks" in out
     assert "all is well: a run can start here" in out  # doctor: the cluster, both nodes
-    cluster_row = r"ray cluster\s+│ ok\s+│ 3 nodes alive, 8 worker slots \(`worker_slot`\) at 127\.0\.0\.2:6390"
+    cluster_row = r"ray cluster\s+│ ok\s+│ 3 nodes alive, 8 worker slots \(`worker_slot`\) at 127\.0\.0\.2:"
     assert re.search(cluster_row, out), out[-4000:]
     assert "tasks: 6 done, 0 failed" in out
     assert re.search(r"works on #\d+ on node 127\.0\.0\.3", out) and re.search(r"on node 127\.0\.0\.4", out)
