@@ -10,14 +10,30 @@ WALK=${SHIPYARD_WALK_DIR:-$(mktemp -d /tmp/shipyard-walk-XXXXXX)}  # short: Ray'
 mkdir -p "$WALK"
 export RAY_TMPDIR=$WALK/ray  # the README's `export RAY_TMPDIR=/tmp/shipyard-ray`, one per walkthrough
 
+ours() {  # the Ray processes this walkthrough started (their command lines name its folder), and all
+  # their descendants
+  local found next child
+  found=$(pgrep -f -- "$RAY_TMPDIR/" || true)
+  next=$found
+  while [ -n "${next// /}" ]; do
+    child=""
+    for p in $next; do child="$child $(pgrep -P "$p" || true)"; done
+    next=$child
+    found="$found $child"
+  done
+  for p in $found; do  # those still alive (a zombie is gone already, whoever reaps it)
+    case $(ps -o stat= -p "$p" 2>/dev/null) in Z* | "") ;; *) printf '%s ' "$p" ;; esac
+  done
+}
+
 stop_cluster() {
-  local pids child
-  pids=$(pgrep -f -- "$RAY_TMPDIR/" || true)
-  for child in $pids; do pids="$pids $(pgrep -P "$child" || true)"; done
-  if [ -n "${pids// /}" ]; then
-    # shellcheck disable=SC2086
+  local pids tries=0
+  # shellcheck disable=SC2086
+  while pids=$(ours) && [ -n "${pids// /}" ] && [ $tries -lt 100 ]; do
     kill -9 $pids 2>/dev/null || true
-  fi
+    tries=$((tries + 1))
+    sleep 0.1  # a killed process leaves the table a moment later; a dying raylet may still fork one
+  done
   [ -n "${SHIPYARD_WALK_DIR:-}" ] || rm -rf "$WALK"
 }
 trap stop_cluster EXIT
@@ -48,7 +64,7 @@ default = "sim"                     # simulated agents: no LLM, no key
 tasks = 6
 EOF
 shipyard doctor . --engine ray            # the cluster, its nodes and slots, what each node lacks
-shipyard run . --engine ray --workers 4   # the workers run on 127.0.0.3 and 127.0.0.4
+shipyard run . --engine ray --workers 8   # the workers run on 127.0.0.3 and 127.0.0.4
 shipyard status .                         # with the tasks and agents of each node
 # README walkthrough: end
 
