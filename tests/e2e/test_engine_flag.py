@@ -89,7 +89,11 @@ def test_the_flag_wins_over_the_file_and_resume_keeps_it(tmp_path: Path) -> None
     assert 'cluster.engine = "local" (shipyard.toml: "ray")' in resumed.stdout
     line = _refused(root, "resume", str(root), "--engine", "ray")
     assert f"--address {address!r}" not in line and "cannot join the Ray cluster" in line
-    assert _stored_cluster(root)["engine"] == "local"
+    moved = f"127.0.0.1:{_free_port()}"  # the head came back elsewhere: --address reaches the resumed run
+    line = _refused(root, "resume", str(root), "--engine", "ray", "--address", moved)
+    assert f"--address {moved!r}: cannot join the Ray cluster" in line
+    stored = _stored_cluster(root)  # refused: the run's own settings are as they were
+    assert (stored["engine"], stored["address"]) == ("local", address)
 
 
 @needs_ray
