@@ -44,7 +44,7 @@ CHAOS_PRESET = {"model_error_rate": 0.2, "worker_death_rate": 0.1, "git_error_ra
 
 PathArg = Annotated[Path, typer.Argument(help="The target git repository.")]
 EngineOpt = Annotated[
-    str | None, typer.Option(help="Where workers run: local or ray (overrides [cluster] engine).")
+    str | None, typer.Option(help="Where workers run: local or ray (over shipyard.toml's cluster engine).")
 ]
 AddressOpt = Annotated[
     str | None, typer.Option(help="The Ray cluster: auto, local, HOST:PORT or ray://HOST:PORT.")
