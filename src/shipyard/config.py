@@ -135,6 +135,7 @@ class Overrides:
     models: Sequence[str] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
     engine: str | None = None  # `[cluster] engine`: where workers run
+    address: str | None = None  # `[cluster] address`: the Ray cluster to join
 
 
 def load_config(repo_root: Path, overrides: Overrides | None = None) -> ShipyardConfig:
@@ -173,8 +174,9 @@ def _apply_overrides(raw: dict[str, Any], ov: Overrides) -> dict[str, Any]:
             continue
         models[role.strip()] = model.strip()
     out["models"] = models
-    if ov.engine is not None:
-        out["cluster"] = {**out.get("cluster", {}), "engine": ov.engine}
+    cluster = {"engine": ov.engine, "address": ov.address}
+    if given := {key: value for key, value in cluster.items() if value is not None}:
+        out["cluster"] = {**out.get("cluster", {}), **given}
     out.update(ov.extra)
     return out
 

@@ -6,6 +6,7 @@ import functools
 import json
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -19,6 +20,7 @@ from shipyard.cli.build import build_runtime, open_board
 from shipyard.cli.checks import run_state
 from shipyard.cli.demo import run_demo
 from shipyard.cli.doctor import register as register_doctor
+from shipyard.cli.nodes import node_summary
 from shipyard.cli.observe import DEFAULT_PORT, register, serve_alongside
 from shipyard.cli.preflight import preflight
 from shipyard.cli.progress import status_view
@@ -41,6 +43,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 CHAOS_PRESET = {"model_error_rate": 0.2, "worker_death_rate": 0.1, "git_error_rate": 0.05, "seed": 1}
 
 PathArg = Annotated[Path, typer.Argument(help="The target git repository.")]
+EngineOpt = Annotated[
+    str | None, typer.Option(help="Where workers run: local or ray (over shipyard.toml's cluster engine).")
+]
+AddressOpt = Annotated[
+    str | None, typer.Option(help="The Ray cluster: auto, local, HOST:PORT or ray://HOST:PORT.")
+]
 
 
 def user_errors(fn: F) -> F:
@@ -97,9 +105,12 @@ def run(
         bool, typer.Option("--dashboard", help="Serve the live dashboard on 127.0.0.1 while it runs.")
     ] = False,
     dashboard_port: Annotated[int, typer.Option(min=0, max=65535)] = DEFAULT_PORT,
+    engine: EngineOpt = None,
+    address: AddressOpt = None,
 ) -> None:
     """Run the fleet on a repository until the judge says done or a limit is reached."""
     overrides = _overrides(goal, goal_file, workers, max_cycles, model, chaos)
+    overrides = replace(overrides, engine=engine, address=address)
     checked = preflight(path, overrides, os.environ, unfinished_ok=new)
     rt = build_runtime(checked, os.environ, fresh=new)
     with serve_alongside(rt, dashboard_port if dashboard else None, out.print):
@@ -118,6 +129,7 @@ def status(
     board = open_board(repo)
     try:
         data = run_status(board)
+        data["nodes"] = node_summary(board)
     finally:
         board.close()
     data["attempts"] = kept_summary(repo)
@@ -156,6 +168,8 @@ def resume(
         bool, typer.Option("--dashboard", help="Serve the live dashboard on 127.0.0.1 while it runs.")
     ] = False,
     dashboard_port: Annotated[int, typer.Option(min=0, max=65535)] = DEFAULT_PORT,
+    engine: EngineOpt = None,
+    address: AddressOpt = None,
 ) -> None:
     """Continue an unfinished run after a crash, a kill or a stop, with the settings it was started with
     (flags given here win): reconcile board and git, then go on."""
@@ -167,6 +181,7 @@ def resume(
         out.print(f"the run in {repo.root} is already done; nothing to resume")
         return
     overrides = _overrides(goal, goal_file, workers, max_cycles, model, chaos)
+    overrides = replace(overrides, engine=engine, address=address)
     notes: list[str] = []
 
     def run_settings(root: Path, given: Overrides) -> ShipyardConfig:

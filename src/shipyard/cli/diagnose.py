@@ -20,8 +20,9 @@ from shipyard.agent.userns import host_userns_problem
 from shipyard.backends.catalog import KINDS, find_binary, here
 from shipyard.backends.doctor import command_environments
 from shipyard.cli.checks import run_state
-from shipyard.cli.preflight import Findings, check_config, check_repo, provider_settings
-from shipyard.config import CONFIG_NAME, ShipyardConfig, load_config
+from shipyard.cli.preflight import Findings, check_config, check_flags, check_repo, provider_settings
+from shipyard.cli.sim import with_sim_goal
+from shipyard.config import CONFIG_NAME, Overrides, ShipyardConfig, load_config
 from shipyard.errors import UserError
 from shipyard.fleet.lock import LOCK_FILE
 from shipyard.fleet.runtime import STATE_DIR
@@ -93,21 +94,26 @@ def repo_rows(path: Path) -> tuple[list[Row], GitRepo | None]:
     return [Row("repository", "ok", str(repo.root))], repo
 
 
-def config_rows(root: Path) -> tuple[list[Row], ShipyardConfig | None]:
+def config_rows(root: Path, overrides: Overrides | None = None) -> tuple[list[Row], ShipyardConfig | None]:
+    """`shipyard.toml`, with the flags (`--engine`, `--address`) applied as `run` would."""
     if not (root / CONFIG_NAME).is_file():
         fix = f"run `shipyard init {root}` (or `shipyard demo` to try Shipyard without one)"
         return [Row(CONFIG_NAME, "missing", f"none in {root}", fix)], None
+    found = Findings()
+    overrides = check_flags(found, overrides or Overrides())
+    flags = [_problem_row("flags", line) for line in found.person]
     try:
-        config = load_config(root)
+        config = load_config(root, overrides)
     except UserError as exc:
-        return [Row(CONFIG_NAME, "missing", str(exc).removeprefix(f"{CONFIG_NAME}: "), "fix the file")], None
-    return [Row(CONFIG_NAME, "ok", "valid")], config
+        seen = str(exc).removeprefix(f"{CONFIG_NAME}: ")
+        return [*flags, Row(CONFIG_NAME, "missing", seen, "fix the file")], None
+    return [*flags, Row(CONFIG_NAME, "ok", "valid")], config
 
 
 def model_rows(config: ShipyardConfig, env: Mapping[str, str]) -> list[Row]:
     """Each configured model string, and whether its provider's key is in the environment."""
     found = Findings()
-    refs = check_config(found, config, env)
+    refs = check_config(found, with_sim_goal(config), env)  # a sim run has a goal of its own
     rows = [Row(f"model {role.value}", "ok", f"{ref.provider}:{ref.model_id}") for role, ref in refs.items()]
     rows += [_problem_row("models and keys", line) for line in found.person]
     for provider in sorted({ref.provider for ref in refs.values()} & set(HTTP_PROVIDERS)):

@@ -23,7 +23,7 @@ from rich.table import Table
 from shipyard.cli import diagnose
 from shipyard.cli.diagnose import Row
 from shipyard.cli.preflight import provider_settings
-from shipyard.config import ShipyardConfig
+from shipyard.config import Overrides, ShipyardConfig
 from shipyard.errors import UserError
 from shipyard.models.base import Message, ModelRequest
 from shipyard.models.factory import HTTP_PROVIDERS, build_provider_model, parse_model_string
@@ -32,13 +32,16 @@ STYLE = {"ok": "green", "warning": "yellow", "missing": "red"}
 ONLINE_TIMEOUT_S = 30.0
 
 
-def examine(path: Path, env: Mapping[str, str], online: bool = False) -> list[Row]:
-    """Every check, in the order a person would fix them: the tools, then the repository and its config."""
+def examine(
+    path: Path, env: Mapping[str, str], online: bool = False, overrides: Overrides | None = None
+) -> list[Row]:
+    """Every check, in the order a person would fix them: the tools, then the repository and its config
+    (with `overrides`, the flags `run` would be given)."""
     rows = [*diagnose.python_rows(), *diagnose.git_rows()]
     repo_rows, repo = diagnose.repo_rows(path)
     rows += repo_rows
     root = repo.root if repo else Path(path).expanduser()
-    config_rows, config = diagnose.config_rows(root)
+    config_rows, config = diagnose.config_rows(root, overrides)
     rows += config_rows
     rows += diagnose.sandbox_rows(config)
     if config is not None:
@@ -117,9 +120,12 @@ def register(app: typer.Typer, user_errors: Callable[[Any], Any]) -> None:
             bool, typer.Option("--online", help="Send one tiny request per configured model.")
         ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+        engine: Annotated[str | None, typer.Option(help="As for `run`: local or ray.")] = None,
+        address: Annotated[str | None, typer.Option(help="As for `run`: the Ray cluster.")] = None,
     ) -> None:
-        """Check this machine and repository for a run: tools, sandbox, config, keys, CLIs, disk, state."""
-        rows = examine(path, os.environ, online)
+        """Check this machine and repository for a run: tools, sandbox, config, keys, CLIs, disk, state
+        (and, with `engine = "ray"` or --engine ray, the cluster and each of its nodes)."""
+        rows = examine(path, os.environ, online, Overrides(engine=engine, address=address))
         ok = can_start(rows)
         if as_json:
             print(json.dumps({"can_start": ok, "rows": [dataclasses.asdict(row) for row in rows]}, indent=2))

@@ -7,10 +7,11 @@ string is not hidden behind a missing bubblewrap.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+from shipyard import sections
 from shipyard.agent.sandbox import require_sandbox
 from shipyard.backends.catalog import covered_roles, here, resolve
 from shipyard.cli.checks import check_checkout, check_no_unfinished_run
@@ -82,6 +83,7 @@ def preflight(
     """Open the repository, load the configuration (`shipyard.toml` unless `load` says otherwise, e.g. a
     resumed run's own settings) and check both; `Problems` lists all that is wrong."""
     found = Findings()
+    overrides = check_flags(found, overrides)
     repo = None
     if problem := git_problem():
         found.machine.append(problem)
@@ -94,10 +96,27 @@ def preflight(
         refs = check_config(found, config, env)
         if repo is not None:
             check_repo(found, repo, config, unfinished_ok)
-        check_machine(found, config, env)
+        check_machine(found, config, env, address_flag=overrides.address is not None)
     found.raise_any()
     assert repo is not None and config is not None
     return Checked(repo, config, refs)
+
+
+def check_flags(found: Findings, overrides: Overrides) -> Overrides:
+    """`--engine` and `--address`: a bad engine is the person's problem, and the rest is checked as if
+    the run were local (the flag wins over shipyard.toml, so its `[cluster]` would only add noise)."""
+    engine = overrides.engine
+    if engine in (None, "local") or (engine == "ray" and sections.ray_installed()):
+        return overrides
+    if engine != "ray":
+        found.person.append(
+            f"--engine `{engine}`: unknown engine; use --engine local (this machine) or --engine ray"
+        )
+    else:
+        found.person.append(
+            "--engine ray: Ray is not installed; run `pip install 'shipyard[ray]'` (or use --engine local)"
+        )
+    return replace(overrides, engine="local", address=None)
 
 
 def check_config(found: Findings, config: ShipyardConfig, env: Mapping[str, str]) -> dict[Role, ModelRef]:
@@ -166,15 +185,37 @@ def check_repo(found: Findings, repo: GitRepo, config: ShipyardConfig, unfinishe
         found.attempt(check_no_unfinished_run, repo)
 
 
-def check_machine(found: Findings, config: ShipyardConfig, env: Mapping[str, str]) -> None:
+def check_machine(
+    found: Findings, config: ShipyardConfig, env: Mapping[str, str], *, address_flag: bool = False
+) -> None:
     """What the machine must offer: the sandbox, the Ray cluster if configured, every CLI it runs (on a
     Ray cluster the workers' CLIs run on the nodes, which check them: `shipyard doctor`)."""
     found.attempt(require_sandbox, config.sandbox)
     if config.cluster.engine == "ray":  # an address nobody answers is refused before anything is written
-        from shipyard.cluster.address import refuse_unreachable
-
-        found.attempt(refuse_unreachable, config.cluster)
+        found.attempt(_join, config, address_flag, env)
+    elif address_flag:
+        found.person.append(
+            "--address is the Ray cluster to run workers on: add --engine ray "
+            '(or set `engine = "ray"` under [cluster] in shipyard.toml)'
+        )
     for role, entries in here(config).items():
         source = Role.PLANNER if role is Role.SUBPLANNER and role.value not in config.backends else role
         for entry in entries:
             found.attempt(resolve, entry, f"backends.{source.value}", config, env)
+
+
+def _join(config: ShipyardConfig, flag: bool, env: Mapping[str, str]) -> None:
+    """Whether the cluster answers, named by where its address came from: `--address`, `$RAY_ADDRESS`
+    (which Ray joins for `address = "auto"`) or shipyard.toml."""
+    from shipyard.cluster.address import refuse_unreachable
+
+    cluster, source = config.cluster, "--address" if flag else ""
+    if cluster.address == "auto" and env.get("RAY_ADDRESS", "").strip():
+        cluster, source = cluster.model_copy(update={"address": env["RAY_ADDRESS"].strip()}), "$RAY_ADDRESS"
+    try:
+        refuse_unreachable(cluster)
+    except SetupError as exc:
+        if not source:
+            raise
+        text = str(exc).replace("shipyard.toml: `cluster.address` =", source, 1)
+        raise SetupError(text.replace("or fix the address", f"or fix {source}")) from None

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from shipyard.board.base import Board
 from shipyard.cli.live import LiveSummary
+from shipyard.cli.nodes import node_line
 from shipyard.report.describe import describe
 from shipyard.report.problems import ago
 
@@ -115,6 +116,8 @@ def _overview(data: dict[str, Any]) -> Table:
     if kept.get("kept_attempts"):
         size = f"{kept['kept_bytes'] / 1e6:.1f} MB"
         table.add_row("kept", f"{kept['kept_attempts']} attempts ({size} only they hold; `shipyard clean`)")
+    for address, node in (data.get("nodes") or {}).items():
+        table.add_row(f"node {address}", node_line(node))
     table.add_row("events", str(data["events"]))
     return table
 

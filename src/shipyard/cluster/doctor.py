@@ -11,6 +11,7 @@ from pathlib import Path
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from shipyard import __version__
 from shipyard.backends.catalog import covered_roles, find_binary, kind_of, on_nodes
 from shipyard.cli.diagnose import Row
 from shipyard.cluster.executor import connect
@@ -33,7 +34,8 @@ def cluster_rows(config: ShipyardConfig) -> list[Row]:
         alive = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
         slot_nodes = [n for n in alive if n.get("Resources", {}).get(cluster.slot_resource, 0) > 0]
         slots = sum(n["Resources"][cluster.slot_resource] for n in slot_nodes)
-        seen = f"{len(alive)} nodes alive, {slots:g} worker slots (`{cluster.slot_resource}`)"
+        joined = ray.get_runtime_context().gcs_address  # "auto" may find another cluster than meant
+        seen = f"{len(alive)} nodes alive, {slots:g} worker slots (`{cluster.slot_resource}`) at {joined}"
         if not slot_nodes:
             fix = f"""start nodes with `ray start --resources='{{"{cluster.slot_resource}": 8}}'`"""
             return [Row("ray cluster", "missing", seen, fix)]
@@ -50,10 +52,10 @@ def _node_row(config: ShipyardConfig, node: dict[str, object]) -> Row:
         num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False)
     )
     try:
-        lacks: list[str] = ray.get(
-            probe.remote(_key_env(config), config.cluster.node_dir, config.sandbox, _worker_clis(config)),
-            timeout=PROBE_TIMEOUT_S,
+        call = probe.remote(
+            _key_env(config), config.cluster.node_dir, config.sandbox, _worker_clis(config), __version__
         )
+        lacks: list[str] = ray.get(call, timeout=PROBE_TIMEOUT_S)
     except Exception as exc:  # whatever stops the probe is the finding
         return Row(f"ray node {ip}", "missing", f"the probe failed: {str(exc)[:150]}", "check the node")
     if lacks:
@@ -82,13 +84,16 @@ def _key_env(config: ShipyardConfig) -> str | None:
     return (provider.api_key_env if provider else None) or f"{ref.provider.upper()}_API_KEY"
 
 
-def _probe(key_env: str | None, node_dir: str, sandbox: object, clis: list[BackendConfig]) -> list[str]:
+def _probe(
+    key_env: str | None, node_dir: str, sandbox: object, clis: list[BackendConfig], version: str
+) -> list[str]:
     """Runs on the node: what it lacks (names only, never a key's value)."""
+    from shipyard import __version__ as here
     from shipyard.agent.sandbox import probe
     from shipyard.config import SandboxConfig
     from shipyard.git.repo import git_problem
 
-    lacks = []
+    lacks = [] if here == version else [f"shipyard {version} (it has {here})"]
     if git_problem():
         lacks.append("git 2.38+")
     if isinstance(sandbox, SandboxConfig) and sandbox.enabled:

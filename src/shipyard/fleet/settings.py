@@ -40,7 +40,8 @@ def resumed(board: Board, repo_root: Path, overrides: Overrides) -> tuple[Shipya
 
 
 def _flags(overrides: Overrides) -> str:
-    given = [name for name in ("goal", "goal_file", "workers", "max_cycles") if getattr(overrides, name)]
+    names = ("goal", "goal_file", "workers", "max_cycles", "engine", "address")
+    given = [name for name in names if getattr(overrides, name)]
     given += ["model"] if overrides.models else []
     given += list(overrides.extra)
     return f" (and --{', --'.join(given).replace('_', '-')} as given now)" if given else ""
