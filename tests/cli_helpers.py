@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ def make_repo(root: Path) -> Path:
     return root
 
 
-def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
+def invoke(*args: str, env: Mapping[str, str | None] | None = None) -> Any:
     """Run the CLI in-process and return click's Result (exit_code, stdout, stderr)."""
     return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
 

@@ -81,6 +81,7 @@ class FakePool:
         self.released: list[str] = []
         self.lost_keys: list[str] = []
         self.killed: list[str] = []
+        self.failed_starts = 0  # as `SlotPool` counts actors that could not start
 
     def _models(self, _config: ShipyardConfig, _fatal: Callable[[str], None]) -> Mapping[Role, Model]:
         return {Role.WORKER: ScriptedModel(programs={Role.WORKER: self.program})}

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 from fakenode import FakePool, Program, head, run_attempt, start_attempt, steps, user_prompt
+from ray.exceptions import RayActorError
 
 from cli_helpers import git
 from shipyard.board.sqlite import SqliteBoard
+from shipyard.cluster.slots import Slot
 from shipyard.domain import Event, Task, TaskStatus
 from shipyard.fleet.briefing import NOTES_BUDGET_CHARS
 from shipyard.models.base import ModelRequest, ModelResponse
@@ -222,3 +224,23 @@ def test_a_remote_worker_cancelled_mid_session_keeps_its_attempt_before_its_acto
     assert kept.trailers["Ended"] == "cancelled"
     assert git(rt.repo.root, "show", f"{kept.sha}:a.txt") == "half done\n"
     assert pool.killed == ["n1"], "then its agent was stopped"
+
+
+class _NoActorStarts(FakePool):
+    """A cluster whose actors never start (e.g. its nodes lack Shipyard): each acquire fails."""
+
+    async def acquire(self) -> Slot:
+        self.failed_starts += 1
+        raise RayActorError()
+
+
+def test_slots_that_never_start_stop_the_run_with_one_line(tmp_path: Path) -> None:
+    rt = head(tmp_path)
+    pool = _NoActorStarts(tmp_path / "nodes", _writes("a.txt"))
+    for n in range(1, 4):
+        run_attempt(rt, pool, f"worker-{n}")  # each attempt gives its task back: the actor never started
+        assert rt.stop.is_set == (n == 3), "one failed start is a fault; three in a row stop the run"
+    assert rt.stop.fatal and "3 worker slots in a row could not start" in rt.stop.reason
+    assert "shipyard doctor" in rt.stop.reason
+    task = rt.board.get(1)
+    assert task.status is not TaskStatus.CLAIMED and "lost: RayActorError" in task.notes[-1]

@@ -18,9 +18,9 @@ needs_ray = pytest.mark.skipif(not ray_installed(), reason="needs the ray extra"
 SIM = ["--model", "sim", "--workers", "2"]
 
 
-def _refused(root: Path, *args: str) -> str:
+def _refused(root: Path, *args: str, env: dict[str, str | None] | None = None) -> str:
     before = snapshot(root)
-    result = invoke(*args)
+    result = invoke(*args, env=env)
     assert result.exit_code == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("shipyard: error: "), lines
@@ -107,3 +107,16 @@ def test_a_ray_address_nobody_answers_is_refused_before_anything_is_written(tmp_
     (line,) = result.stderr.strip().splitlines()
     assert f"$RAY_ADDRESS {address!r}: cannot join the Ray cluster" in line and "fix $RAY_ADDRESS" in line
     assert snapshot(root) == before
+
+
+@needs_ray
+def test_auto_with_no_cluster_on_this_machine_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    """`address = "auto"` joins `$RAY_ADDRESS` or the cluster `ray start --head` left on this machine;
+    with neither, Ray would fail only after the run's state is written."""
+    root = make_repo(tmp_path / "target")
+    empty = tmp_path / "ray-tmp"
+    empty.mkdir()
+    env = {"RAY_ADDRESS": None, "RAY_TMPDIR": str(empty)}
+    line = _refused(root, "run", str(root), *SIM, "--engine", "ray", env=env)
+    assert "no Ray cluster was started on this machine and $RAY_ADDRESS is unset" in line
+    assert "start it with `ray start --head`" in line

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 
 from shipyard.config import ClusterConfig
 from shipyard.errors import SetupError
@@ -18,7 +20,13 @@ def unreachable(cluster: ClusterConfig, detail: str) -> SetupError:
 
 
 def refuse_unreachable(cluster: ClusterConfig) -> None:
-    """Refuse a HOST:PORT nobody answers on at once (Ray itself retries for minutes, then exits)."""
+    """Refuse a HOST:PORT nobody answers on at once (Ray itself retries for minutes, then exits), and
+    `auto` when no cluster was started on this machine (nothing for Ray to find)."""
+    if cluster.address == "auto" and not os.environ.get("RAY_ADDRESS", "").strip():
+        found = local_cluster_address()
+        if found is None:
+            raise unreachable(cluster, "no Ray cluster was started on this machine and $RAY_ADDRESS is unset")
+        cluster = cluster.model_copy(update={"address": found})
     host, sep, port = cluster.address.rpartition(":")
     if not sep or not port.isdigit() or "://" in cluster.address:
         return  # auto, local, or a ray:// client address: Ray finds or checks it
@@ -26,3 +34,14 @@ def refuse_unreachable(cluster: ClusterConfig) -> None:
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as exc:
         raise unreachable(cluster, " ".join(str(exc).split())[:200]) from None
+
+
+def local_cluster_address() -> str | None:
+    """The address `ray start --head` on this machine left for `auto` to find (None: none was started),
+    where Ray keeps it: `$RAY_TMPDIR` (else `$TMPDIR`, else /tmp) / ray / ray_current_cluster."""
+    base = os.environ.get("RAY_TMPDIR") or os.environ.get("TMPDIR") or "/tmp"
+    try:
+        text = (Path(base) / "ray" / "ray_current_cluster").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return text or None

@@ -32,6 +32,7 @@ def connect(cluster: ClusterConfig, workers: int) -> bool:
     if cluster.node_ip:
         kwargs["_node_ip_address"] = cluster.node_ip
     if cluster.address == "local":  # a one-machine cluster whose slots are the run's workers
+        kwargs["address"] = "local"  # a new one, even when $RAY_ADDRESS names another
         kwargs["resources"] = {cluster.slot_resource: workers}
     else:
         kwargs["address"] = cluster.address
@@ -41,6 +42,8 @@ def connect(cluster: ClusterConfig, workers: int) -> bool:
         ray.init(**kwargs)
     except (OSError, RuntimeError, ValueError) as exc:
         raise unreachable(cluster, " ".join(str(exc).split())[:200]) from None
+    # A dead node's raylet would print its last log lines here; the run says `WorkerLost` itself.
+    logging.getLogger("ray._private.worker").setLevel(logging.ERROR)
     return True
 
 

@@ -35,6 +35,7 @@ from shipyard.git.bundle import delete_ref, fetch_bundle
 _LOST = (RayActorError, ObjectLostError)  # the actor, or its node with a result on it, died
 
 PLACE_TRIES = 3  # slots tried for a task whose slot turns out dead before the task starts
+FAILED_STARTS_FATAL = 3  # actors failing to start in a row (each tried `slots.SPAWN_TRIES` times)
 Transport = list[tuple[str, float, int]]  # (out|back, ms, bytes), for the bench
 
 
@@ -155,6 +156,7 @@ class RemoteRunner:
             if slot is not None:
                 self._lost_slot(slot)
             self._lost(agent, task, exc)
+            self._stop_if_no_slot_starts(exc)
         except BaseException:
             if slot is not None:  # cancelled or crashed: its agent must not go on spending
                 self._lost_slot(slot, kill=True)
@@ -210,6 +212,16 @@ class RemoteRunner:
     def _lost_slot(self, slot: Slot, kill: bool = False) -> None:
         self._pool.lost(slot, kill)
         self._shipper.lost(slot)
+
+    def _stop_if_no_slot_starts(self, exc: Exception) -> None:
+        """Actors that fail to start again and again (the nodes lack Shipyard, or its version): the run
+        stops with one line instead of spending every task's attempts on it."""
+        if self._pool.failed_starts >= FAILED_STARTS_FATAL:
+            detail = " ".join(str(exc).split())[:200]
+            self._rt.stop.set_fatal(
+                f"{self._pool.failed_starts} worker slots in a row could not start on the Ray cluster "
+                f"({type(exc).__name__}: {detail}); check the nodes with `shipyard doctor`"
+            )
 
     def _lost(self, agent: str, task: Task, exc: Exception) -> None:
         """The actor or its node died: the task goes back now (not when its lease runs out)."""

@@ -58,6 +58,7 @@ class SlotPool:
         self._hosts: dict[int, _Host] = {}  # every actor asked for, to kill at the end
         self._stopping: set[asyncio.Task[None]] = set()
         self._per_actor = per_actor(cluster)
+        self.failed_starts = 0  # actors that could not start, in a row (0 again once one starts)
 
     async def acquire(self) -> Slot:
         while self._idle:  # an idle slot's node may have died since: the runner tries another then
@@ -83,10 +84,12 @@ class SlotPool:
         try:
             actor, info = await self._spawn()
         except RayActorError as exc:
+            self.failed_starts += 1
             waiter = next((w for w in self._waiting if not w.done()), None)
             if waiter is not None:
                 waiter.set_exception(exc)
             return
+        self.failed_starts = 0
         for index in range(self._per_actor):
             self.release(Slot(SlotHandle(actor, index), info))
 
