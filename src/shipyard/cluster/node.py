@@ -8,7 +8,9 @@ its own small clone, so git's per-process worktree bookkeeping never races anoth
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -112,8 +114,9 @@ class NodeSlot:
         slots = base_dir / node_key / "slots"
         self.dir = slots / slot_key
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._lock = open(slots / f"{slot_key}.lock", "a")  # held for the slot's life  # noqa: SIM115
-        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock = os.open(slots / f"{slot_key}.lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._release = weakref.finalize(self, os.close, lock)  # held for the slot's life, even if dropped
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         sweep_slots(slots)
         root = self.dir / "repo"
         if not (root / ".git").exists():
@@ -244,7 +247,7 @@ class NodeSlot:
 
     def release(self) -> None:
         """Give the slot's folder up (the next slot started on this node removes it)."""
-        self._lock.close()
+        self._release()
 
 
 def sweep_slots(slots: Path) -> int:
