@@ -11,6 +11,7 @@ import pytest
 
 from cli_helpers import FAST_RETRY, git, invoke, make_repo, snapshot
 from shipyard.board.sqlite import SqliteBoard
+from shipyard.cluster import address
 from shipyard.config import ray_installed
 from shipyard.fleet.settings import CONFIG_META
 
@@ -110,9 +111,12 @@ def test_a_ray_address_nobody_answers_is_refused_before_anything_is_written(tmp_
 
 
 @needs_ray
-def test_auto_with_no_cluster_on_this_machine_is_refused_before_anything_is_written(tmp_path: Path) -> None:
-    """`address = "auto"` joins `$RAY_ADDRESS` or the cluster `ray start --head` left on this machine;
-    with neither, Ray would fail only after the run's state is written."""
+def test_auto_with_no_cluster_on_this_machine_is_refused_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`address = "auto"` joins `$RAY_ADDRESS`, the cluster `ray start --head` left on this machine, or
+    one it finds running; with none, Ray would fail only after the run's state is written."""
+    monkeypatch.setattr(address, "_gcs_running", lambda: False)  # whatever else runs on this machine
     root = make_repo(tmp_path / "target")
     empty = tmp_path / "ray-tmp"
     empty.mkdir()

@@ -24,8 +24,10 @@ def refuse_unreachable(cluster: ClusterConfig) -> None:
     `auto` when no cluster was started on this machine (nothing for Ray to find)."""
     if cluster.address == "auto" and not os.environ.get("RAY_ADDRESS", "").strip():
         found = local_cluster_address()
-        if found is None:
+        if found is None and not _gcs_running():
             raise unreachable(cluster, "no Ray cluster was started on this machine and $RAY_ADDRESS is unset")
+        if found is None:
+            return  # Ray finds the cluster by its processes
         cluster = cluster.model_copy(update={"address": found})
     host, sep, port = cluster.address.rpartition(":")
     if not sep or not port.isdigit() or "://" in cluster.address:
@@ -45,3 +47,15 @@ def local_cluster_address() -> str | None:
     except OSError:
         return None
     return text or None
+
+
+def _gcs_running() -> bool:
+    """Whether a Ray cluster's control process (`gcs_server`) runs on this machine (what `auto` looks
+    for when no address file is left)."""
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "gcs_server":
+                return True
+        except OSError:
+            continue
+    return False
