@@ -12,6 +12,7 @@ from shipyard.bench.baselines import BASELINES, BaselinePlan, run_baselines
 from shipyard.bench.coordination import run_coordination
 from shipyard.bench.gatewaypath import run_gateway
 from shipyard.bench.gitpath import MIXES, run_git
+from shipyard.bench.measure import filesystem
 from shipyard.bench.pathologies import PATHOLOGIES, run_pathologies
 from shipyard.bench.tokens import PROVIDERS as TOKEN_PROVIDERS
 from shipyard.bench.tokens import TokenPlan, run_tokens
@@ -184,7 +185,8 @@ def _cluster(s: Scenario, progress: Callable[[str], None], row: Callable[[str], 
             f"running cluster: {workers} sim workers, {plan.tasks} tasks of {plan.think_ms:g} ms, "
             f"{plan.files} files, local and on 3 Ray nodes ({plan.repeats} rounds), then a node killed"
         )
-        with tempfile.TemporaryDirectory(prefix="sybench-", dir="/tmp") as scratch:  # short socket paths
+        with tempfile.TemporaryDirectory(prefix="sybench-") as scratch:  # TMPDIR picks the disk
+            progress(f"  repositories, worktrees and nodes on {filesystem(Path(scratch))} ({scratch})")
             rows += [asdict(r) for r in run_cluster(plan, Path(scratch), row)]
     return rows
 

@@ -211,10 +211,14 @@ class NodeSlot:
         except UnsafeWorktreeError as exc:  # the head gives the task back with the reason
             return NodeCommit(refused=str(exc))
         head = made or self.repo.rev_parse(self.branch)
-        if head is None or any(is_ancestor(self.repo.root, head, base) for base in self._bases):
+        if head is None or (made is None and self._merged(head)):  # a fresh commit is new: no git call
             return NodeCommit()
         ref = f"refs/heads/{self.branch}"
         return NodeCommit(Shipment(head, ref, create_bundle(self.repo.root, ref, self._bases)))
+
+    def _merged(self, head: str) -> bool:
+        """Whether `head` is in what the head holds (then there is nothing new to send back)."""
+        return any(is_ancestor(self.repo.root, head, base) for base in self._bases)
 
     def keep(self, snap: Snapshot) -> NodeCommit:
         """Keep the worktree's whole state as `snap` says (`git.attempt`): the bundle that brings the kept
