@@ -12,11 +12,9 @@ import pytest
 from cli_helpers import git, make_repo
 from shipyard.agent import StopReason
 from shipyard.cluster.node import NodeCommit, NodeJob, NodeSlot, Shipment
-from shipyard.cluster.remote import store_shipment
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Role, Task, TaskSpec
-from shipyard.git import GitRepo
-from shipyard.git.bundle import create_bundle, set_ref
+from shipyard.git.bundle import create_bundle, fetch_bundle, set_ref
 from shipyard.models.base import Model, ModelRequest, ModelResponse
 from shipyard.models.scripted import ScriptedModel, call, turn
 
@@ -69,8 +67,7 @@ def test_a_task_goes_out_and_its_commit_comes_back_as_bundles(
 
     back = slot.commit(f"task 1\n\ndone, key {SECRET}\n", None).shipment
     assert back is not None
-    assert back.data == b"" and len(back.objects) == 3, "a commit, its tree and a blob, as loose objects"
-    store_shipment(GitRepo.open(head), back, "refs/heads/incoming")
+    fetch_bundle(head, back.data, [f"{back.ref}:refs/heads/incoming"])
     assert git(head, "rev-parse", "incoming").strip() == back.sha
     assert git(head, "show", "incoming:a.txt") == "a.txt by worker-1\n"
     assert git(head, "rev-parse", "incoming^").strip() == start
@@ -107,7 +104,7 @@ def test_a_conflict_round_gets_the_new_tip_and_sends_back_the_resolution(tmp_pat
     assert slot.markers(("same.txt",)) == ()
     resolved = slot.commit("resolved", tip).shipment
     assert resolved is not None
-    store_shipment(GitRepo.open(head), resolved, "refs/heads/incoming")
+    fetch_bundle(head, resolved.data, [f"{resolved.ref}:refs/heads/incoming"])
     parents = git(head, "rev-list", "--parents", "-1", "incoming").split()[1:]
     assert sorted(parents) == sorted([first.sha, tip])
     assert git(head, "show", "incoming:same.txt") == "both\n"

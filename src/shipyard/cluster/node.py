@@ -30,7 +30,6 @@ from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
 from shipyard.git import GitRepo
 from shipyard.git.attempt import KeptCommit, Snapshot
 from shipyard.git.bundle import create_bundle, delete_ref, fetch_bundle, has_commit, set_ref
-from shipyard.git.loose import new_objects, read_loose
 from shipyard.git.ref import is_ancestor
 from shipyard.git.run import git
 from shipyard.models.base import Model
@@ -52,17 +51,11 @@ class NodeJob:
 
 @dataclass(frozen=True)
 class Shipment:
-    """Commits between the head and a node: a bundle naming `ref`, whose tip is `sha`; or, for a commit
-    coming back, its new objects as loose-object files (`git.loose`) and no bundle."""
+    """Commits for a node: a bundle naming `ref`, whose tip is `sha`."""
 
     sha: str
     ref: str
     data: bytes
-    objects: Mapping[str, bytes] = field(default_factory=dict)
-
-    @property
-    def size(self) -> int:
-        return len(self.data) + sum(len(o) for o in self.objects.values())
 
 
 @dataclass(frozen=True)
@@ -221,10 +214,6 @@ class NodeSlot:
         if head is None or (made is None and self._merged(head)):  # a fresh commit is new: no git call
             return NodeCommit()
         ref = f"refs/heads/{self.branch}"
-        names = new_objects(self.repo.root, head, self._bases)
-        loose = read_loose(self.repo.git_dir / "objects", names) if len(head) == 40 else None
-        if loose is not None:  # the usual case: a few objects, just written
-            return NodeCommit(Shipment(head, ref, b"", loose))
         return NodeCommit(Shipment(head, ref, create_bundle(self.repo.root, ref, self._bases)))
 
     def _merged(self, head: str) -> bool:

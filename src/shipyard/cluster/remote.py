@@ -29,10 +29,8 @@ from shipyard.fleet.guard import give_back
 from shipyard.fleet.merger import Merger
 from shipyard.fleet.rounds import Commit, work_rounds
 from shipyard.fleet.runtime import Runtime
-from shipyard.git import GitRepo
 from shipyard.git.attempt import KeptCommit, Snapshot
-from shipyard.git.bundle import delete_ref, fetch_bundle, set_ref
-from shipyard.git.loose import write_loose
+from shipyard.git.bundle import delete_ref, fetch_bundle
 
 _LOST = (RayActorError, ObjectLostError)  # the actor, or its node with a result on it, died
 
@@ -124,9 +122,9 @@ class RemoteWorkplace:
 
     async def _fetch(self, back: Shipment, ref: str) -> str:
         """Bring the node's commit into the head's repository, on `ref`; its sha."""
-        started = time.monotonic()
-        await asyncio.to_thread(store_shipment, self.rt.repo, back, ref)
-        self.transport.append(("back", (time.monotonic() - started) * 1000, back.size))
+        started, root = time.monotonic(), self.rt.repo.root
+        await asyncio.to_thread(fetch_bundle, root, back.data, [f"{back.ref}:{ref}"])
+        self.transport.append(("back", (time.monotonic() - started) * 1000, len(back.data)))
         return back.sha
 
     def _holds(self) -> bool:
@@ -232,15 +230,6 @@ class RemoteRunner:
             Event("WorkerLost", {"error": type(exc).__name__, "detail": str(exc)[:300]}, task.id, agent)
         )
         give_back(self._rt, task, agent, reason)
-
-
-def store_shipment(repo: GitRepo, back: Shipment, ref: str) -> None:
-    """Store what a node sent (its objects checked against their names, or a bundle git fetches)."""
-    if back.objects:
-        write_loose(repo.git_dir / "objects", back.objects)
-        set_ref(repo.root, ref, back.sha)
-    else:
-        fetch_bundle(repo.root, back.data, [f"{back.ref}:{ref}"])
 
 
 def _prompts(rt: Runtime) -> dict[str, str]:
