@@ -196,7 +196,6 @@ async def _halted_session(
         go.set()
         end: SessionEnd = await session
         events = [*head.board.events(), *end.events]  # what the relay brought, then the session's end
-        await slot.actor.close.remote()
         return end, events, reason
     finally:
         go.set()

@@ -49,6 +49,19 @@ def _cluster_toml(c: LocalCluster) -> str:
     )
 
 
+def _node_worker_toml(
+    repo: Path, script: Path, server: FakeLLMServer, cluster: LocalCluster, extra: str = ""
+) -> None:
+    """Scripted planner and judge on the head; the worker's model (a fake server) called from a node,
+    with the node's own key."""
+    (repo / "shipyard.toml").write_text(
+        f'goal = "write node.txt"\nworkers = 1\n[models]\nplanner = "scripted:{script}"\n'
+        f'judge = "scripted:{script}"\nworker = "openai:fake-model"\n{extra}'
+        f'[providers.openai]\nbase_url = "{server.openai_base_url}"\napi_key_env = "{NODE_KEY_ENV}"\n'
+        + _cluster_toml(cluster)
+    )
+
+
 def _events(repo: Path) -> list[dict[str, Any]]:
     with sqlite3.connect(repo / ".shipyard" / "board.sqlite") as db:
         rows = db.execute("SELECT kind, task_id, agent, data FROM events ORDER BY id").fetchall()
@@ -161,14 +174,8 @@ def test_a_worker_on_a_node_calls_the_model_server_and_runs_commands_in_the_sand
             return FakeReply(tool_calls=[("shell", {"command": command})])
         return FakeReply(tool_calls=[("finish", {"summary": "wrote node.txt"})])
 
-    script = _planner_script(tmp_path)
     with FakeLLMServer(worker) as server:
-        (repo / "shipyard.toml").write_text(
-            f'goal = "write node.txt"\nworkers = 1\n[models]\nplanner = "scripted:{script}"\n'
-            f'judge = "scripted:{script}"\nworker = "openai:fake-model"\n'
-            f'[providers.openai]\nbase_url = "{server.openai_base_url}"\napi_key_env = "{NODE_KEY_ENV}"\n'
-            + _cluster_toml(ray_cluster)
-        )
+        _node_worker_toml(repo, _planner_script(tmp_path), server, ray_cluster)
         result = invoke("run", str(repo))
     assert result.exit_code == 0, result.stdout + result.stderr
     assert (repo / "node.txt").read_text() == "made-on-a-node\n"
@@ -196,14 +203,8 @@ def test_an_attempt_on_a_node_is_kept_on_the_head_and_its_retry_continues_it(
             return FakeReply(tool_calls=[("write_file", {"path": "node.txt", "content": "attempt 1\n"})])
         return FakeReply(tool_calls=[("list_dir", {"path": "."})])
 
-    script = _planner_script(tmp_path)
     with FakeLLMServer(worker) as server:
-        (repo / "shipyard.toml").write_text(
-            f'goal = "write node.txt"\nworkers = 1\n[models]\nplanner = "scripted:{script}"\n'
-            f'judge = "scripted:{script}"\nworker = "openai:fake-model"\n[limits]\nmax_steps = 3\n'
-            f'[providers.openai]\nbase_url = "{server.openai_base_url}"\napi_key_env = "{NODE_KEY_ENV}"\n'
-            + _cluster_toml(ray_cluster)
-        )
+        _node_worker_toml(repo, _planner_script(tmp_path), server, ray_cluster, "[limits]\nmax_steps = 3\n")
         result = invoke("run", str(repo))
     assert result.exit_code == 0, result.stdout + result.stderr
     assert (repo / "node.txt").read_text() == "attempt 1\n"

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shipyard.backends.process import descendants
+from shipyard.bench.measure import percentile
 from shipyard.board.sqlite import SqliteBoard
 from shipyard.cli.sim import build_sim_model, with_sim_goal
 from shipyard.config import ShipyardConfig
@@ -153,10 +155,7 @@ def _with_transport(
 
 
 def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))], 1)
+    return round(percentile(values, q * 100), 1) if values else None
 
 
 def _killed_node_run(plan: ClusterPlan, scratch: Path, cluster: Any, executor: Any) -> ClusterRow:
@@ -294,20 +293,8 @@ def _run(
 
 
 def _tree(root: int) -> set[int]:
-    """`root` and every process below it (read from /proc)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    tree, grew = {root}, True
-    while grew:
-        below = {pid for pid, parent in parents.items() if parent in tree} - tree
-        tree |= below
-        grew = bool(below)
-    return tree
+    """`root` and every process below it."""
+    return {root} | descendants(root)
 
 
 def _tree_rss_mb(root: int) -> float:

@@ -94,9 +94,6 @@ class SlotActor:
     async def markers(self, i: int, files: tuple[str, ...]) -> tuple[str, ...]:
         return await asyncio.to_thread(self.slots[i].markers, files)
 
-    async def notes_chars(self, i: int) -> int:
-        return await asyncio.to_thread(self.slots[i].notes_chars)
-
     async def resume(self, i: int, previous: KeptCommit) -> Opening:
         return await asyncio.to_thread(self.slots[i].resume, previous)
 
@@ -108,9 +105,6 @@ class SlotActor:
 
     async def merge(self, i: int, tip: str) -> tuple[str, ...]:
         return await asyncio.to_thread(self.slots[i].merge, tip)
-
-    async def close(self, i: int) -> None:
-        await asyncio.to_thread(self.slots[i].close)
 
 
 class SlotHandle:

@@ -11,7 +11,6 @@ merger merges either way.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -122,13 +121,13 @@ class Shipper:
     async def _catch_up(self, repo: GitRepo, node: _Node) -> None:
         while node.wanted is not None and node.wanted not in node.holds and node.courier is not None:
             sha, courier = node.wanted, node.courier
-            with contextlib.suppress(RayActorError):  # the courier died: the next task brings another
+            try:
                 async with node.lock:
                     if sha not in node.holds:
                         await self._send(repo, node, courier, sha)
-                continue
-            if node.courier is courier:
-                node.courier = None
+            except RayActorError:  # the courier died: the next task on the node brings another
+                if node.courier is courier:
+                    node.courier = None
 
     async def _send(self, repo: GitRepo, node: _Node, slot: Slot, sha: str) -> None:
         """Ship `sha` (and what the node lacks of it) to the node; the caller holds `node.lock`."""
