@@ -14,7 +14,7 @@ from shipyard.agent import StopReason
 from shipyard.cluster.node import NodeCommit, NodeJob, NodeSlot, Shipment
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Role, Task, TaskSpec
-from shipyard.git.bundle import create_bundle, fetch_bundle, set_ref
+from shipyard.git.bundle import create_bundle, set_ref, store_bundle
 from shipyard.models.base import Model, ModelRequest, ModelResponse
 from shipyard.models.scripted import ScriptedModel, call, turn
 
@@ -33,10 +33,14 @@ def _writer(
 
 
 def _ship(head: Path, sha: str, since: list[str]) -> Shipment:
-    """What the head sends a node: `sha` and what it lacks, under a ref named for the node."""
-    ref = "refs/shipyard/ship/n1"
-    set_ref(head, ref, sha)
-    return Shipment(sha, ref, create_bundle(head, ref, since))
+    """What the head sends a node: `sha` and what it lacks."""
+    return Shipment(sha, create_bundle(head, sha, since))
+
+
+def _land(head: Path, back: Shipment) -> None:
+    """What the head does with a node's bundle (strictly checked), then a branch on it for the test."""
+    assert store_bundle(head, back.data, strict=True) == back.sha
+    set_ref(head, "refs/heads/incoming", back.sha)
 
 
 def _job(head: Path, start: str, task_id: int = 1) -> NodeJob:
@@ -67,7 +71,7 @@ def test_a_task_goes_out_and_its_commit_comes_back_as_bundles(
 
     back = slot.commit(f"task 1\n\ndone, key {SECRET}\n", None).shipment
     assert back is not None
-    fetch_bundle(head, back.data, [f"{back.ref}:refs/heads/incoming"])
+    _land(head, back)
     assert git(head, "rev-parse", "incoming").strip() == back.sha
     assert git(head, "show", "incoming:a.txt") == "a.txt by worker-1\n"
     assert git(head, "rev-parse", "incoming^").strip() == start
@@ -104,7 +108,7 @@ def test_a_conflict_round_gets_the_new_tip_and_sends_back_the_resolution(tmp_pat
     assert slot.markers(("same.txt",)) == ()
     resolved = slot.commit("resolved", tip).shipment
     assert resolved is not None
-    fetch_bundle(head, resolved.data, [f"{resolved.ref}:refs/heads/incoming"])
+    _land(head, resolved)
     parents = git(head, "rev-list", "--parents", "-1", "incoming").split()[1:]
     assert sorted(parents) == sorted([first.sha, tip])
     assert git(head, "show", "incoming:same.txt") == "both\n"

@@ -19,7 +19,7 @@ from shipyard.cluster.parts import node_models
 from shipyard.cluster.spend import Spent
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Role, Task, TaskSpec
-from shipyard.git.bundle import create_bundle, set_ref
+from shipyard.git.bundle import create_bundle
 from shipyard.models.base import ModelRequest, ModelResponse
 from shipyard.models.scripted import ScriptedModel, call, turn
 
@@ -30,10 +30,8 @@ def _slot(tmp_path: Path, models: NodeModels = node_models) -> tuple[NodeSlot, s
     """A slot whose mirror holds the target's `main`, and that commit."""
     head = make_repo(tmp_path / "head")
     start = git(head, "rev-parse", "main").strip()
-    ref = "refs/shipyard/ship/n1"
-    set_ref(head, ref, start)
     slot = NodeSlot(tmp_path / "nodes", "n1", "s1", models)
-    slot.mirror.receive(Shipment(start, ref, create_bundle(head, ref, [])))
+    slot.mirror.receive(Shipment(start, create_bundle(head, start)))
     return slot, start
 
 

@@ -29,8 +29,7 @@ from shipyard.fleet.rounds import with_markers, worker_session
 from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
 from shipyard.git import GitRepo
 from shipyard.git.attempt import KeptCommit, Snapshot
-from shipyard.git.bundle import create_bundle, delete_ref, fetch_bundle, has_commit, set_ref
-from shipyard.git.ref import is_ancestor
+from shipyard.git.bundle import create_bundle, delete_ref, has_commit, set_ref, store_bundle
 from shipyard.git.run import git
 from shipyard.models.base import Model
 
@@ -51,10 +50,9 @@ class NodeJob:
 
 @dataclass(frozen=True)
 class Shipment:
-    """Commits for a node: a bundle naming `ref`, whose tip is `sha`."""
+    """Commits between the head and a node: a bundle (`git.bundle`) whose tip is `sha`."""
 
     sha: str
-    ref: str
     data: bytes
 
 
@@ -101,9 +99,9 @@ class NodeMirror:
         return has_commit(self.root, sha)
 
     def receive(self, shipment: Shipment) -> None:
+        """Store what the head sent (no ref needed: nothing ever prunes the mirror)."""
         with self._locked():
-            if not self.has(shipment.sha):
-                fetch_bundle(self.root, shipment.data, [f"{shipment.ref}:refs/shipyard/base/{shipment.sha}"])
+            store_bundle(self.root, shipment.data)
 
 
 class NodeSlot:
@@ -211,14 +209,8 @@ class NodeSlot:
         except UnsafeWorktreeError as exc:  # the head gives the task back with the reason
             return NodeCommit(refused=str(exc))
         head = made or self.repo.rev_parse(self.branch)
-        if head is None or (made is None and self._merged(head)):  # a fresh commit is new: no git call
-            return NodeCommit()
-        ref = f"refs/heads/{self.branch}"
-        return NodeCommit(Shipment(head, ref, create_bundle(self.repo.root, ref, self._bases)))
-
-    def _merged(self, head: str) -> bool:
-        """Whether `head` is in what the head holds (then there is nothing new to send back)."""
-        return any(is_ancestor(self.repo.root, head, base) for base in self._bases)
+        data = b"" if head is None else create_bundle(self.repo.root, head, self._bases)
+        return NodeCommit(Shipment(head, data) if head and data else None)  # empty: the head holds it
 
     def keep(self, snap: Snapshot) -> NodeCommit:
         """Keep the worktree's whole state as `snap` says (`git.attempt`): the bundle that brings the kept
@@ -231,12 +223,12 @@ class NodeSlot:
             sha = self.repo.attempts().keep(self.worktree, snap)
             if sha is None:
                 return NodeCommit()
-            data = create_bundle(root, snap.ref, self._bases)
+            data = create_bundle(root, sha, self._bases)
         except (ShipyardError, OSError) as exc:
             return NodeCommit(refused=rt.redact(str(exc)))
         finally:
             delete_ref(root, snap.ref)
-        return NodeCommit(Shipment(sha, snap.ref, data))
+        return NodeCommit(Shipment(sha, data) if data else None)
 
     def merge(self, tip: str) -> tuple[str, ...]:
         """Merge the head's new tip (already in the mirror) into the worktree: the conflicted files."""

@@ -30,7 +30,7 @@ from shipyard.fleet.merger import Merger
 from shipyard.fleet.rounds import Commit, work_rounds
 from shipyard.fleet.runtime import Runtime
 from shipyard.git.attempt import KeptCommit, Snapshot
-from shipyard.git.bundle import delete_ref, fetch_bundle
+from shipyard.git.bundle import set_ref, store_bundle
 
 _LOST = (RayActorError, ObjectLostError)  # the actor, or its node with a result on it, died
 
@@ -54,11 +54,6 @@ class RemoteWorkplace:
         self.relay = Relay(rt, slot.actor, task, agent)
         self.transport = transport  # bundles out and back, timed
         self._notes_chars = 0  # NOTES.md's size as the node last said (with `open` and each session's end)
-
-    @property
-    def branch(self) -> str:
-        """The head's branch for the node's commit, until it lands (the same name as on the node)."""
-        return f"shipyard/{self.agent}-task-{self.task.id}"
 
     async def open(self, start: str, prompts: dict[str, str]) -> None:
         """Send the node the shared branch's tip (what it lacks of it) and start the task there."""
@@ -96,7 +91,7 @@ class RemoteWorkplace:
             return Commit(stale=True)
         if back.shipment is None:
             return Commit(refused=back.refused)
-        return Commit(await self._fetch(back.shipment, f"refs/heads/{self.branch}"))
+        return Commit(await self._fetch(back.shipment))
 
     async def merge_latest(self) -> tuple[tuple[str, ...], str]:
         rt = self.rt
@@ -120,10 +115,12 @@ class RemoteWorkplace:
         waited = await self.shipper.ensure(self.rt.repo, self.slot, sha)
         self.transport.append(("out", waited, 0))
 
-    async def _fetch(self, back: Shipment, ref: str) -> str:
-        """Bring the node's commit into the head's repository, on `ref`; its sha."""
+    async def _fetch(self, back: Shipment, ref: str | None = None) -> str:
+        """Store the node's commit in the head's repository (on `ref`, if given); its sha. Every object is
+        checked, and what it points to must be here. A commit to merge needs no ref: the merger takes
+        its sha, and git's maintenance never prunes an object this young."""
         started, root = time.monotonic(), self.rt.repo.root
-        await asyncio.to_thread(fetch_bundle, root, back.data, [f"{back.ref}:{ref}"])
+        await asyncio.to_thread(_store, root, back, ref)
         self.transport.append(("back", (time.monotonic() - started) * 1000, len(back.data)))
         return back.sha
 
@@ -146,7 +143,7 @@ class RemoteRunner:
         self.transport_ms: Transport = []
 
     async def __call__(self, agent: str, task: Task) -> None:
-        rt, slot = self._rt, None
+        slot = None
         try:
             place = await self._place(agent, task)
             slot = place.slot
@@ -163,7 +160,6 @@ class RemoteRunner:
             raise
         finally:
             self._merger.release(task.id)
-            await asyncio.to_thread(delete_ref, rt.repo.root, f"refs/heads/shipyard/{agent}-task-{task.id}")
 
     async def _place(self, agent: str, task: Task) -> RemoteWorkplace:
         """A slot with the task open on it. A slot whose actor died before the task started there is
@@ -230,6 +226,12 @@ class RemoteRunner:
             Event("WorkerLost", {"error": type(exc).__name__, "detail": str(exc)[:300]}, task.id, agent)
         )
         give_back(self._rt, task, agent, reason)
+
+
+def _store(root: Path, back: Shipment, ref: str | None) -> None:
+    store_bundle(root, back.data, strict=True)
+    if ref is not None:
+        set_ref(root, ref, back.sha)
 
 
 def _prompts(rt: Runtime) -> dict[str, str]:

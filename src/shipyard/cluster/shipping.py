@@ -21,10 +21,8 @@ from ray.exceptions import RayActorError
 
 from shipyard.cluster.node import Shipment
 from shipyard.cluster.slots import Slot
-from shipyard.errors import GitError
 from shipyard.git import GitRepo
-from shipyard.git.bundle import create_bundle, set_ref
-from shipyard.git.ref import is_ancestor
+from shipyard.git.bundle import create_bundle
 
 FRESH_S = 2.0  # how long a superseded tip still makes a good start for a new task
 TIPS_KEPT = 256
@@ -136,23 +134,11 @@ class Shipper:
             node.holds.add(sha)  # mirror across runs; later, it holds what was sent
             node.last = sha
             return
-        ref = f"refs/shipyard/ship/{slot.info.key}"
         exclude = [node.last] if node.last else []
         loop = asyncio.get_running_loop()
-        data = await loop.run_in_executor(self._git, _bundle, repo, ref, sha, exclude)
+        data = await loop.run_in_executor(self._git, create_bundle, repo.root, sha, exclude)
         if data:  # else `sha` is in what the node was sent last
-            await slot.actor.receive.remote(Shipment(sha, ref, data))
+            await slot.actor.receive.remote(Shipment(sha, data))
             node.last = sha
             self.sent.append(Sent((time.monotonic() - started) * 1000, len(data)))
         node.holds.add(sha)
-
-
-def _bundle(repo: GitRepo, ref: str, sha: str, exclude: list[str]) -> bytes:
-    """`sha` and what it needs beyond `exclude`; empty when `exclude` already holds it."""
-    set_ref(repo.root, ref, sha)
-    try:
-        return create_bundle(repo.root, ref, exclude)
-    except GitError:
-        if exclude and is_ancestor(repo.root, sha, exclude[0]):
-            return b""  # nothing to send, which git refuses to bundle
-        raise

@@ -97,6 +97,19 @@ def git(
     stdin: str | None = None,
 ) -> GitOutput:
     """Run `git -C cwd ARGS`; raise `GitError` unless the exit code is in `ok`."""
+    raw = None if stdin is None else stdin.encode("utf-8", "surrogateescape")
+    code, out, err = _run(cwd, args, ok, env, raw)
+    return GitOutput(code, _text(out), _text(err))
+
+
+def git_bytes(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    """Run `git -C cwd ARGS` on bytes (packs, bundles): its standard output; `GitError` unless it exits 0."""
+    return _run(cwd, args, (0,), None, stdin)[1]
+
+
+def _run(
+    cwd: Path, args: tuple[str, ...], ok: Collection[int], env: Mapping[str, str] | None, stdin: bytes | None
+) -> tuple[int, bytes, bytes]:
     argv = ["-C", str(cwd), *_CONFIG, *args]
     full_env = base_env()
     full_env.update(env or {})
@@ -105,9 +118,6 @@ def git(
             [_program(full_env.get("PATH", os.defpath)), *argv],
             input=stdin,
             capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="surrogateescape",
             env=full_env,
             timeout=TIMEOUT_S,
             check=False,
@@ -117,8 +127,14 @@ def git(
     except OSError as exc:
         raise GitError(argv, -1, f"cannot start git: {exc}") from exc
     if done.returncode not in ok:
-        raise GitError(argv, done.returncode, done.stderr)
-    return GitOutput(done.returncode, done.stdout, done.stderr)
+        raise GitError(argv, done.returncode, _text(done.stderr))
+    return done.returncode, done.stdout, done.stderr
+
+
+def _text(raw: bytes) -> str:
+    """git's output as text, as `subprocess` would give it: UTF-8, universal newlines, odd bytes kept."""
+    text = raw.decode("utf-8", errors="surrogateescape")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 @functools.lru_cache(maxsize=8)
