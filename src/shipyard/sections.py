@@ -261,7 +261,7 @@ class ClusterConfig(_Strict):
     node_ip: str = ""  # this machine's address as Ray sees it ("": Ray's choice)
     slot_resource: str = Field("worker_slot", min_length=1)  # the Ray resource counting worker slots
     node_dir: str = Field("/tmp/shipyard-node", min_length=1)  # each node's clones and worktrees
-    slots_per_actor: int = Field(4, ge=1, le=64)  # worker slots that share one Ray actor process
+    slots_per_actor: int = Field(16, ge=1, le=64)  # worker slots that share one Ray actor process
     poll_s: float = Field(1.0, gt=0)  # how often the head collects each busy worker's events
 
     @field_validator("engine")

@@ -31,7 +31,10 @@ def _slot(tmp_path: Path) -> tuple[Slot, NodeSlot]:
     return Slot(FakeActor(node), NodeInfo("n1", "127.0.0.3", "node", 1)), node
 
 
-def test_a_task_starts_from_the_nodes_fresh_tip_while_the_new_one_follows(tmp_path: Path) -> None:
+def test_a_task_starts_from_the_nodes_fresh_tip_while_the_new_one_follows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shipping, "FOLLOW_S", 0.0)  # the new tip follows at once
     head = make_repo(tmp_path / "head")
     repo, (slot, node) = GitRepo.open(head), _slot(tmp_path)
     first = git(head, "rev-parse", "main").strip()
@@ -96,5 +99,35 @@ def test_a_commit_the_node_holds_through_its_last_shipment_sends_nothing(tmp_pat
         shipper = asyncio.run(run())
         assert [s.size > 0 for s in shipper.sent] == [True], "one shipment, then nothing to send"
         assert node.mirror.has(first)
+    finally:
+        node.release()
+
+
+def test_a_tip_follows_only_once_the_nodes_start_lags_by_a_while(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = make_repo(tmp_path / "head")
+    repo, (slot, node) = GitRepo.open(head), _slot(tmp_path)
+    first = git(head, "rev-parse", "main").strip()
+    clock = [100.0]
+    monkeypatch.setattr(shipping.time, "monotonic", lambda: clock[0])
+
+    async def run() -> tuple[list[str], int]:
+        shipper = Shipper()
+        await shipper.ensure(repo, slot, shipper.start_for(repo, slot, first))
+        second = _commit(head, "b.txt")
+        starts = [shipper.start_for(repo, slot, second)]  # `first` was superseded just now: no shipment
+        await asyncio.sleep(0)
+        shipped_early = len(shipper.sent)
+        clock[0] += shipping.FOLLOW_S
+        starts.append(shipper.start_for(repo, slot, second))  # lagging for FOLLOW_S: `second` follows
+        await asyncio.gather(*[t for t in asyncio.all_tasks() if t is not asyncio.current_task()])
+        shipper.close()
+        return starts, shipped_early
+
+    try:
+        starts, shipped_early = asyncio.run(run())
+        assert starts == [first, first] and shipped_early == 1, "only the first contact was shipped"
+        assert node.mirror.has(git(head, "rev-parse", "main").strip()), "then the new tip followed"
     finally:
         node.release()

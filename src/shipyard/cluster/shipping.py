@@ -2,10 +2,10 @@
 lacks, at most one shipment in flight per node, off the tasks' critical path.
 
 A task starts from its node's newest commit of the shared branch when that commit was the tip less than
-`FRESH_S` ago (the newer tip follows in the background), so a task waits for code only on a node's first
-contact, when its node has fallen behind, or for a conflict round (which must merge the exact tip).
-Starting a moment behind the tip is what a local worker does too: the tip moves while it works, and the
-merger merges either way.
+`FRESH_S` ago (the newer tip follows in the background once that start lags by `FOLLOW_S`), so a task
+waits for code only on a node's first contact, when its node has fallen behind, or for a conflict round
+(which must merge the exact tip). Starting a moment behind the tip is what a local worker does too: the
+tip moves while it works, and the merger merges either way.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from shipyard.git import GitRepo
 from shipyard.git.bundle import create_bundle
 
 FRESH_S = 2.0  # how long a superseded tip still makes a good start for a new task
+# How long a node's start may lag before the newer tip is sent after it: shipping each new tip at once
+# cost a git process here and one there per merge batch; this leaves FRESH_S - FOLLOW_S for it to land.
+FOLLOW_S = 1.0
 TIPS_KEPT = 256
 
 
@@ -68,8 +71,10 @@ class Shipper:
         held = None if tip in node.holds or node.last is None else self._newest_fresh(node.holds)
         if held is None:
             return tip
-        self._follow(repo, node, tip)
-        return held
+        start, superseded = held
+        if time.monotonic() - superseded >= FOLLOW_S:
+            self._follow(repo, node, tip)
+        return start
 
     async def ensure(self, repo: GitRepo, slot: Slot, sha: str) -> float:
         """Make sure `slot`'s node holds `sha`; the ms this waited (0 when the node had it)."""
@@ -99,14 +104,14 @@ class Shipper:
         node.courier = slot
         return node
 
-    def _newest_fresh(self, holds: set[str]) -> str | None:
-        """The newest tip among `holds` that was superseded less than `FRESH_S` ago."""
+    def _newest_fresh(self, holds: set[str]) -> tuple[str, float] | None:
+        """The newest tip among `holds` that was superseded less than `FRESH_S` ago, and when it was."""
         now, superseded = time.monotonic(), None
         for sha, seen in reversed(self._tips):
             if superseded is not None and now - superseded >= FRESH_S:
                 return None
-            if sha in holds:
-                return sha
+            if sha in holds and superseded is not None:
+                return sha, superseded
             superseded = seen
         return None
 

@@ -172,9 +172,17 @@ async def _stop(slot: Slot) -> None:
 
 
 def per_actor(cluster: ClusterConfig) -> int:
-    """Slots per actor: `slots_per_actor`, but never more than the largest node offers (an actor that fits
-    no node would wait forever); as configured while no node offers slots yet (an autoscaler adds them)."""
+    """Slots per actor: at most `slots_per_actor`, and a divisor of every node's slot count, so that
+    actors fill every node and none asks for more than a node offers (it would wait forever); as
+    configured while no node offers slots yet (an autoscaler adds them)."""
     nodes = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
     sizes = [int(n.get("Resources", {}).get(cluster.slot_resource, 0)) for n in nodes]
-    largest = max(sizes, default=0)
-    return min(cluster.slots_per_actor, largest) if largest > 0 else cluster.slots_per_actor
+    return fitting(cluster.slots_per_actor, [size for size in sizes if size > 0])
+
+
+def fitting(wanted: int, sizes: list[int]) -> int:
+    """The largest count up to `wanted` that divides each of `sizes` (`wanted` when there are none)."""
+    if not sizes:
+        return wanted
+    common = math.gcd(*sizes)
+    return max(n for n in range(1, min(wanted, common) + 1) if common % n == 0)
