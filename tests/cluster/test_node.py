@@ -4,6 +4,7 @@ worktree, the commit goes back as a bundle the head can fetch and merge; conflic
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -126,3 +127,45 @@ def test_a_new_slot_sweeps_the_folders_of_slots_whose_process_died(tmp_path: Pat
     assert slots == ["alive", "alive.lock", "new", "new.lock"]
     assert alive.dir.exists()
     alive.release()
+
+
+def _leave_a_mess(worktree: Path) -> None:
+    """What an agent may leave: a changed file whose size and times match the old ones, an untracked and
+    an ignored file, a staged deletion."""
+    readme = worktree / "README.md"
+    before = readme.stat()
+    readme.write_text("# TARGET\n")  # the same size
+    os.utime(readme, ns=(before.st_atime_ns, before.st_mtime_ns))
+    (worktree / "new.txt").write_text("untracked\n")
+    (worktree / "build.log").write_text("ignored\n")
+    git(worktree, "rm", "-q", "keep.txt")
+
+
+def test_the_next_task_starts_from_exactly_its_commit_whatever_the_last_one_left(tmp_path: Path) -> None:
+    head = make_repo(tmp_path / "head")
+    (head / ".gitignore").write_text("*.log\n")
+    (head / "keep.txt").write_text("kept\n")
+    (head / "same.txt").write_text("untouched\n")
+    git(head, "add", "-A")
+    git(head, "commit", "-q", "-m", "more")
+    start = git(head, "rev-parse", "main").strip()
+    slot = NodeSlot(tmp_path / "nodes", "n1", "s1", _writer("a.txt", "s"))
+    slot.mirror.receive(_ship(head, start, []))
+    try:
+        slot.open(_job(head, start))
+        untouched = (slot.worktree / "same.txt").stat().st_ino
+        _leave_a_mess(slot.worktree)
+
+        slot.open(_job(head, start, task_id=2))
+        wt = slot.worktree
+        assert git(wt, "status", "--porcelain", "--ignored") == "", "nothing untracked, ignored or changed"
+        assert (wt / "README.md").read_text() == "# target\n" and (wt / "keep.txt").read_text() == "kept\n"
+        assert (wt / "same.txt").stat().st_ino == untouched, "reused: same.txt was not rewritten"
+
+        (wt / "sub").mkdir()
+        git(wt / "sub", "init", "-q")  # a nested repository: git must not work in this folder again
+        slot.open(_job(head, start, task_id=3))
+        assert not (wt / "sub").exists() and git(wt, "status", "--porcelain", "--ignored") == ""
+        assert git(wt, "rev-parse", "HEAD").strip() == start
+    finally:
+        slot.release()

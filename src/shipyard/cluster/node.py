@@ -22,7 +22,7 @@ from shipyard.cluster.parts import equip
 from shipyard.cluster.spend import Spent
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Event, Role, Task
-from shipyard.errors import ShipyardError, UnsafeWorktreeError
+from shipyard.errors import GitError, ShipyardError, UnsafeWorktreeError
 from shipyard.fleet.attempts import Opening, continue_attempt
 from shipyard.fleet.briefing import notes_size
 from shipyard.fleet.rounds import with_markers, worker_session
@@ -30,9 +30,11 @@ from shipyard.fleet.runtime import HARNESS, Runtime, agent_identity
 from shipyard.git import GitRepo
 from shipyard.git.attempt import KeptCommit, Snapshot
 from shipyard.git.bundle import create_bundle, delete_ref, has_commit, set_ref, store_bundle
-from shipyard.git.run import git
+from shipyard.git.hazard import nested_repositories
+from shipyard.git.run import NO_REFLOG, git
 from shipyard.models.base import Model
 
+SLOT_BRANCH = "shipyard/slot"  # the branch checked out in a slot's worktree, whatever its task
 NodeModels = Callable[[ShipyardConfig, Callable[[str], None]], Mapping[Role, Model]]
 
 
@@ -134,19 +136,9 @@ class NodeSlot:
     def worktree(self) -> Path:
         return self.dir / "wt"
 
-    @property
-    def _parked(self) -> Path:
-        """Where the last task's checkout waits to be reused by the next (see `git.parking`)."""
-        return self.dir / "parked"
-
-    @property
-    def branch(self) -> str:
-        assert self._job is not None
-        return f"shipyard/{self._job.agent}-task-{self._job.task.id}"
-
     def open(self, job: NodeJob) -> int:
-        """Start the task: a fresh worktree at `job.start` (which the mirror must hold), after clearing
-        the last task's (the head does not wait for that); NOTES.md's size there."""
+        """Start the task: the slot's worktree at `job.start` (which the mirror must hold) exactly as a
+        fresh checkout, whatever the last task left there; NOTES.md's size there."""
         self.close()
         prompts = self.dir / "prompts"
         prompts.mkdir(parents=True, exist_ok=True)
@@ -160,8 +152,25 @@ class NodeSlot:
         self._rt = Runtime(config, self.repo, InMemoryBoard(), models, progress=self._events.append)
         job.spent.carry_into(self._rt)
         equip(self._rt, self.dir, self._set_fatal)  # budget guard, worker CLIs with the node's gateway
-        self.repo.add_worktree(self.worktree, self.branch, job.start, self._parked)
+        self._check_out(job.start)
         return self.notes_chars()
+
+    def _check_out(self, start: str) -> None:
+        """The slot's one worktree at `start`. The clone is the slot's alone, so the worktree stays
+        registered from task to task and git rewrites only what differs from `start` and deletes every
+        untracked or ignored file: two git processes, where removing and adding a worktree took seven.
+        Its index and `.git` file were never the agent's to write (the sandbox mounts them read-only).
+        A worktree that is missing, holds a nested repository, or that git cannot reset is made afresh."""
+        if (self.worktree / ".git").is_file() and not nested_repositories(self.worktree):
+            try:
+                git(self.worktree, *NO_REFLOG, "reset", "--hard", "--quiet", start)
+                git(self.worktree, "clean", "-ffdxq")
+                return
+            except GitError:
+                pass
+        self.repo.remove_worktree(self.worktree, SLOT_BRANCH)
+        shutil.rmtree(self.worktree, ignore_errors=True)
+        self.repo.add_worktree(self.worktree, SLOT_BRANCH, start)
 
     def halt(self, reason: str) -> None:
         """The head's run is over budget or stopped: the task's agent makes no further model call."""
@@ -208,7 +217,7 @@ class NodeSlot:
             made = self.repo.commit_all(self.worktree, message, identity, HARNESS, merge_head)
         except UnsafeWorktreeError as exc:  # the head gives the task back with the reason
             return NodeCommit(refused=str(exc))
-        head = made or self.repo.rev_parse(self.branch)
+        head = made or self.repo.rev_parse(SLOT_BRANCH)
         data = b"" if head is None else create_bundle(self.repo.root, head, self._bases)
         return NodeCommit(Shipment(head, data) if head and data else None)  # empty: the head holds it
 
@@ -236,9 +245,7 @@ class NodeSlot:
         return self.repo.start_merge(self.worktree, tip)
 
     def close(self) -> None:
-        """End the task: remove its worktree and branch."""
-        if self._job is not None:
-            self.repo.remove_worktree(self.worktree, self.branch, self._parked)
+        """End the task (its files stay until the next task resets them)."""
         self._rt, self._job = None, None
 
     def release(self) -> None:
