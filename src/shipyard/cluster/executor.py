@@ -61,7 +61,8 @@ class RayExecutor:
     def runner(self, rt: Runtime, merger: Merger) -> TaskRunner:
         if self._pool is None:
             self._pool = SlotPool(self._cluster, self._models, warm=rt.config.workers)
-        runner = RemoteRunner(rt, merger, self._pool, self.shipper)
+        head = ray.get_runtime_context().gcs_address
+        runner = RemoteRunner(rt, merger, self._pool, self.shipper, head)
         self.runners.append(runner)
         return runner
 

@@ -22,6 +22,7 @@ from shipyard.cluster.relay import Relay
 from shipyard.cluster.shipping import Shipper
 from shipyard.cluster.slots import Slot, SlotPool
 from shipyard.cluster.spend import Spent
+from shipyard.cluster.watch import watch_head
 from shipyard.domain import Event, Task, TaskStatus
 from shipyard.errors import ShipyardError
 from shipyard.fleet.attempts import Opening, keep_after
@@ -133,16 +134,27 @@ class RemoteWorkplace:
 class RemoteRunner:
     """The `TaskRunner` of the Ray executor."""
 
-    def __init__(self, rt: Runtime, merger: Merger, pool: SlotPool, shipper: Shipper | None = None) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        merger: Merger,
+        pool: SlotPool,
+        shipper: Shipper | None = None,
+        head: str | None = None,
+    ) -> None:
         self._rt = rt
         self._merger = merger
         self._pool = pool
         self._shipper = shipper or Shipper()
+        self._head = head  # the Ray GCS's HOST:PORT, watched while the run works (`cluster.watch`)
+        self._watcher: asyncio.Task[None] | None = None
         # For the bench: how long each task waited for code to be on its node ("out", 0 when it was) and
         # for its commit to come back ("back"), with the bytes.
         self.transport_ms: Transport = []
 
     async def __call__(self, agent: str, task: Task) -> None:
+        if self._head is not None and self._watcher is None:
+            self._watcher = asyncio.get_running_loop().create_task(watch_head(self._rt, self._head))
         slot = None
         try:
             place = await self._place(agent, task)

@@ -49,6 +49,9 @@ _LINES: dict[str, Line] = {
     "StopRequested": lambda _e: "stop requested: the fleet winds down",
     "WorkerPlaced": lambda e: f"{e.agent} works on {_task(e)} on node {e.data.get('node', '?')}",
     "WorkerLost": lambda e: f"{e.agent} lost {_task(e)}: its actor or node died ({e.data.get('error', '')})",
+    "ClusterHeadLost": lambda e: (
+        f"the Ray cluster's head ({e.data.get('address')}) has not answered for {e.data.get('down_s')} s"
+    ),
     "ResultStale": lambda e: f"{e.agent}'s result for {_task(e)} dropped: the task is no longer its",
     "CheckoutBehind": lambda e: f"checkout behind: {e.data.get('reason', '')}",
     "AttemptKept": lambda e: (
