@@ -167,5 +167,16 @@ def test_the_next_task_starts_from_exactly_its_commit_whatever_the_last_one_left
         slot.open(_job(head, start, task_id=3))
         assert not (wt / "sub").exists() and git(wt, "status", "--porcelain", "--ignored") == ""
         assert git(wt, "rev-parse", "HEAD").strip() == start
+
+        pointer = (wt / ".git").read_text()
+        decoy = tmp_path / "decoy"  # a repository of the worker's making, which holds `start` too
+        git(tmp_path, "clone", "-q", str(head), str(decoy))
+        index = (decoy / ".git" / "index").read_bytes()
+        (wt / ".git").write_text(f"gitdir: {decoy / '.git'}\n")  # a CLI's own sandbox lets it write here
+        slot.open(_job(head, start, task_id=4))
+        assert (wt / ".git").read_text() == pointer, "made afresh: git never followed the planted pointer"
+        assert git(wt, "rev-parse", "HEAD").strip() == start
+        assert (decoy / ".git" / "index").read_bytes() == index, "git never wrote the decoy's index"
+        assert not (decoy / ".git" / "ORIG_HEAD").exists()
     finally:
         slot.release()

@@ -9,6 +9,7 @@ import pytest
 
 from cli_helpers import invoke, snapshot
 from shipyard.config import load_config
+from shipyard.git.included import configs_inside
 
 
 def _assert_refused(result: object, root: Path, before: dict[str, bytes], needle: str) -> list[str]:
@@ -115,3 +116,21 @@ def test_every_missing_key_and_the_sandbox_are_reported_at_once(
     lines = _assert_refused(invoke("run", str(repo)), repo, before, "is not set")
     assert [line.split(": ")[2].split()[0] for line in lines[:2]] == ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]
     assert len(lines) == 3 and "sandbox: bubblewrap is not installed" in lines[2], lines
+
+
+def test_a_config_file_git_includes_from_the_work_tree(repo: Path, tmp_path: Path) -> None:
+    """A team's tracked `.gitconfig`, included by the person's config: a worker's merged commit could
+    add a filter driver there, which Shipyard's own git would run on the host."""
+    (repo / "team.gitconfig").write_text("[core]\n\tautocrlf = false\n")
+    subprocess.run(["git", "-C", str(repo), "add", "team.gitconfig"], check=True)
+    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "team config"], check=True)
+    subprocess.run(["git", "-C", str(repo), "config", "include.path", "../team.gitconfig"], check=True)
+    (repo / "shipyard.toml").write_text("goal = 'x'\n[models]\ndefault = 'sim'\n")
+    before = snapshot(repo)
+    lines = _assert_refused(invoke("run", str(repo)), repo, before, "includes team.gitconfig, a file inside")
+    assert len(lines) == 1, "the only problem"
+
+    outside = tmp_path / "outside.gitconfig"  # the fix the line names: the file outside the repository
+    outside.write_text("[core]\n\tautocrlf = false\n")
+    subprocess.run(["git", "-C", str(repo), "config", "include.path", str(outside)], check=True)
+    assert configs_inside(repo, repo / ".git") == []

@@ -20,6 +20,7 @@ from shipyard.config import Overrides, ProviderConfig, ShipyardConfig, load_conf
 from shipyard.domain import Role
 from shipyard.errors import ConfigError, Problems, SetupError, UserError
 from shipyard.git import GitRepo
+from shipyard.git.included import refuse_configs_inside
 from shipyard.git.repo import git_problem
 from shipyard.models.factory import (
     HTTP_PROVIDERS,
@@ -173,7 +174,8 @@ def provider_settings(p: ProviderConfig | None) -> ProviderSettings:
 
 
 def check_repo(found: Findings, repo: GitRepo, config: ShipyardConfig, unfinished_ok: bool) -> None:
-    """The repository's state: the shared branch, the person's checkout, an unfinished run."""
+    """The repository's state: the shared branch, the person's checkout, config files git reads from
+    the work tree, an unfinished run."""
     if not repo.branch_exists(config.branch):
         found.person.append(
             f"branch `{config.branch}` does not exist in {repo.root}; "
@@ -181,6 +183,7 @@ def check_repo(found: Findings, repo: GitRepo, config: ShipyardConfig, unfinishe
         )
     else:
         found.attempt(check_checkout, repo, config.branch)
+    found.attempt(refuse_configs_inside, repo.root, repo.git_dir)
     if not unfinished_ok:
         found.attempt(check_no_unfinished_run, repo)
 

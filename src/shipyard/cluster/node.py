@@ -131,6 +131,7 @@ class NodeSlot:
         self._job: NodeJob | None = None
         self._bases: list[str] = []  # commits the head holds that this task's branch builds on
         self._fatal = ""
+        self._pointer: str | None = None  # the worktree's `.git` file as git wrote it
 
     @property
     def worktree(self) -> Path:
@@ -159,9 +160,10 @@ class NodeSlot:
         """The slot's one worktree at `start`. The clone is the slot's alone, so the worktree stays
         registered from task to task and git rewrites only what differs from `start` and deletes every
         untracked or ignored file: two git processes, where removing and adding a worktree took seven.
-        Its index and `.git` file were never the agent's to write (the sandbox mounts them read-only).
-        A worktree that is missing, holds a nested repository, or that git cannot reset is made afresh."""
-        if (self.worktree / ".git").is_file() and not nested_repositories(self.worktree):
+        Its admin folder and `.git` file are read-only in the sandbox, and the `.git` file must still be
+        the one git wrote (CLI workers run in their CLIs' own sandboxes). A worktree that is missing,
+        holds a nested repository, or that git cannot reset is made afresh."""
+        if self._reusable():
             try:
                 git(self.worktree, *NO_REFLOG, "reset", "--hard", "--quiet", start)
                 git(self.worktree, "clean", "-ffdxq")
@@ -171,6 +173,14 @@ class NodeSlot:
         self.repo.remove_worktree(self.worktree, SLOT_BRANCH)
         shutil.rmtree(self.worktree, ignore_errors=True)
         self.repo.add_worktree(self.worktree, SLOT_BRANCH, start)
+        self._pointer = (self.worktree / ".git").read_text(encoding="utf-8")
+
+    def _reusable(self) -> bool:
+        pointer = self.worktree / ".git"
+        if self._pointer is None or pointer.is_symlink() or not pointer.is_file():
+            return False
+        written = pointer.read_text(encoding="utf-8", errors="replace")
+        return written == self._pointer and not nested_repositories(self.worktree)
 
     def halt(self, reason: str) -> None:
         """The head's run is over budget or stopped: the task's agent makes no further model call."""
