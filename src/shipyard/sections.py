@@ -263,6 +263,7 @@ class ClusterConfig(_Strict):
     node_dir: str = Field("/tmp/shipyard-node", min_length=1)  # each node's clones and worktrees
     slots_per_actor: int = Field(16, ge=1, le=64)  # worker slots that share one Ray actor process
     poll_s: float = Field(1.0, gt=0)  # how often the head collects each busy worker's events
+    head_lost_s: float = Field(10.0, gt=0, le=50)  # the Ray head silent this long: the run stops
 
     @field_validator("engine")
     @classmethod

@@ -154,7 +154,8 @@ class RemoteRunner:
 
     async def __call__(self, agent: str, task: Task) -> None:
         if self._head is not None and self._watcher is None:
-            self._watcher = asyncio.get_running_loop().create_task(watch_head(self._rt, self._head))
+            grace = self._rt.config.cluster.head_lost_s
+            self._watcher = asyncio.get_running_loop().create_task(watch_head(self._rt, self._head, grace))
         slot = None
         try:
             place = await self._place(agent, task)

@@ -6,6 +6,7 @@ but the nodes go within a minute, and Ray ends this process 60 s after the GCS w
 board would say `running`. So a short outage costs nothing, and once the GCS has not answered for
 `GRACE_S` the run stops itself: fatal, with one line that says how to go on, while the actors still
 answer, so the tasks at work go back to the board and the attempts that did not land are kept.
+`GRACE_S` is `[cluster] head_lost_s`; at most 50 s, so the run ends before Ray ends it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from shipyard.domain import Event
 from shipyard.fleet.runtime import Runtime
 
-GRACE_S = 10.0  # how long the GCS may not answer before the run stops (Ray's own limit is 60 s)
+GRACE_S = 10.0  # how long the GCS may not answer before the run stops (`[cluster] head_lost_s`; Ray's: 60 s)
 PERIOD_S = 1.0
 CONNECT_S = 1.0
 
