@@ -31,6 +31,7 @@ from shipyard.git import GitRepo
 from shipyard.git.attempt import KeptCommit, Snapshot
 from shipyard.git.bundle import create_bundle, delete_ref, has_commit, set_ref, store_bundle
 from shipyard.git.hazard import nested_repositories
+from shipyard.git.parking import remove_entry
 from shipyard.git.run import NO_REFLOG, git
 from shipyard.models.base import Model
 
@@ -170,8 +171,8 @@ class NodeSlot:
                 return
             except GitError:
                 pass
+        remove_entry(self.worktree)  # first (folders an agent locked too): git never runs in what was left
         self.repo.remove_worktree(self.worktree, SLOT_BRANCH)
-        shutil.rmtree(self.worktree, ignore_errors=True)
         self.repo.add_worktree(self.worktree, SLOT_BRANCH, start)
         self._pointer = (self.worktree / ".git").read_text(encoding="utf-8")
 

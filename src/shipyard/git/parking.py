@@ -30,7 +30,7 @@ def park(worktree: Path, spot: Path) -> bool:
     if not (worktree / _POINTER).is_file():
         return False
     try:
-        _remove_entry(spot)
+        remove_entry(spot)
         spot.parent.mkdir(parents=True, exist_ok=True)
         os.rename(worktree, spot)
     except OSError:
@@ -46,7 +46,7 @@ def unpark(spot: Path, worktree: Path) -> bool:
     if not spot.is_dir() or sorted(os.listdir(worktree)) != [_POINTER]:
         return False
     try:
-        _remove_entry(spot / _POINTER)
+        remove_entry(spot / _POINTER)
         os.rename(worktree / _POINTER, spot / _POINTER)
         worktree.rmdir()
         os.rename(spot, worktree)
@@ -76,11 +76,11 @@ def refresh(worktree: Path) -> None:
             pass
     for entry in worktree.iterdir():
         if entry.name != _POINTER:
-            _remove_entry(entry)
+            remove_entry(entry)
     git(worktree, "read-tree", "--reset", "-u", "HEAD")
 
 
-def _remove_entry(path: Path) -> None:
+def remove_entry(path: Path) -> None:
     """Delete a file or a whole folder, first making writable any folder an agent locked."""
     if not path.is_dir() or path.is_symlink():
         path.unlink(missing_ok=True)
