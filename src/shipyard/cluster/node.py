@@ -31,8 +31,8 @@ from shipyard.git import GitRepo
 from shipyard.git.attempt import KeptCommit, Snapshot
 from shipyard.git.bundle import create_bundle, delete_ref, has_commit, set_ref, store_bundle
 from shipyard.git.hazard import nested_repositories
-from shipyard.git.parking import remove_entry
-from shipyard.git.run import NO_REFLOG, git
+from shipyard.git.parking import remove_entry, reset_to
+from shipyard.git.run import git
 from shipyard.models.base import Model
 
 SLOT_BRANCH = "shipyard/slot"  # the branch checked out in a slot's worktree, whatever its task
@@ -166,8 +166,7 @@ class NodeSlot:
         holds a nested repository, or that git cannot reset is made afresh."""
         if self._reusable():
             try:
-                git(self.worktree, *NO_REFLOG, "reset", "--hard", "--quiet", start)
-                git(self.worktree, "clean", "-ffdxq")
+                reset_to(self.worktree, start)
                 return
             except GitError:
                 pass

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from shipyard.errors import GitError
 from shipyard.git.hazard import nested_repositories
-from shipyard.git.run import git
+from shipyard.git.run import NO_REFLOG, git
 
 _POINTER = ".git"
 
@@ -78,6 +78,14 @@ def refresh(worktree: Path) -> None:
         if entry.name != _POINTER:
             remove_entry(entry)
     git(worktree, "read-tree", "--reset", "-u", "HEAD")
+
+
+def reset_to(worktree: Path, start: str) -> None:
+    """Make a worktree whose index is Shipyard's own (never the agent's to write) match commit `start`
+    exactly: its branch moved there, what differs rewritten, every untracked or ignored file deleted.
+    `GitError` when git cannot (the caller then makes the worktree afresh)."""
+    git(worktree, *NO_REFLOG, "reset", "--hard", "--quiet", start)
+    git(worktree, "clean", "-ffdxq")
 
 
 def remove_entry(path: Path) -> None:
