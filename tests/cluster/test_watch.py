@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cli_helpers import make_repo
 from shipyard.board.memory import InMemoryBoard
-from shipyard.cluster.watch import watch_head
+from shipyard.cluster.watch import watch_head, watched
 from shipyard.config import ShipyardConfig
 from shipyard.domain import Event
 from shipyard.fleet.runtime import Runtime
@@ -75,3 +75,29 @@ def test_an_outage_shorter_than_the_grace_costs_nothing(tmp_path: Path) -> None:
 def test_the_terminal_and_the_report_name_the_lost_head() -> None:
     text = describe(Event("ClusterHeadLost", {"address": "10.0.0.1:6379", "down_s": 10.2}))
     assert text == "the Ray cluster's head (10.0.0.1:6379) has not answered for 10.2 s"
+
+
+def test_an_address_that_never_answered_is_never_held_against_the_run(tmp_path: Path) -> None:
+    rt, server = _runtime(tmp_path), _listener()
+    port = server.getsockname()[1]
+    server.close()  # nothing listens there from the start (a GCS address this machine cannot reach)
+
+    async def run() -> None:
+        watcher = asyncio.get_running_loop().create_task(
+            watch_head(rt, f"127.0.0.1:{port}", grace_s=0.2, period_s=0.05)
+        )
+        await asyncio.sleep(0.8)
+        assert not rt.stop.is_set and not watcher.done()
+        rt.stop.set("done")
+        await asyncio.wait_for(watcher, 2)
+
+    asyncio.run(run())
+    assert not rt.stop.fatal
+
+
+def test_a_ray_client_address_is_watched_instead_of_the_gcs_behind_it() -> None:
+    def gcs() -> str:
+        raise AssertionError("a ray:// driver never asks for the GCS")
+
+    assert watched("ray://10.0.0.5:10001", gcs) == "10.0.0.5:10001"
+    assert watched("127.0.0.2:6390", lambda: "127.0.0.2:6390") == "127.0.0.2:6390"

@@ -14,6 +14,7 @@ from shipyard.cluster.parts import node_models
 from shipyard.cluster.remote import RemoteRunner
 from shipyard.cluster.shipping import Shipper
 from shipyard.cluster.slots import SlotPool
+from shipyard.cluster.watch import watched
 from shipyard.config import ClusterConfig
 from shipyard.fleet.chaos import TaskRunner
 from shipyard.fleet.merger import Merger
@@ -54,6 +55,7 @@ class RayExecutor:
         self._cluster = cluster
         self._models = models
         self._owns = connect(cluster, workers)
+        self._head = watched(cluster.address, lambda: str(ray.get_runtime_context().gcs_address))
         self._pool: SlotPool | None = None  # one for the executor's life: its actors stay warm
         self.shipper = Shipper()  # what each node holds, across the executor's runs
         self.runners: list[RemoteRunner] = []
@@ -61,8 +63,7 @@ class RayExecutor:
     def runner(self, rt: Runtime, merger: Merger) -> TaskRunner:
         if self._pool is None:
             self._pool = SlotPool(self._cluster, self._models, warm=rt.config.workers)
-        head = ray.get_runtime_context().gcs_address
-        runner = RemoteRunner(rt, merger, self._pool, self.shipper, head)
+        runner = RemoteRunner(rt, merger, self._pool, self.shipper, self._head)
         self.runners.append(runner)
         return runner
 
