@@ -211,6 +211,8 @@ def _local_cluster(plan: ClusterPlan, scratch: Path) -> Iterator[Any]:
     import ray
     from ray.cluster_utils import Cluster
 
+    from shipyard.cluster.noise import quiet_cluster_messages
+
     os.environ["RAY_TMPDIR"] = str(scratch / "ray")  # Ray's sockets: a short path, outside any venv
     head = {
         "node_ip_address": HEAD_IP,
@@ -230,6 +232,7 @@ def _local_cluster(plan: ClusterPlan, scratch: Path) -> Iterator[Any]:
         ray.init(address=cluster.address, _node_ip_address=HEAD_IP, log_to_driver=False)
         # The node this bench kills would otherwise print its raylet's last log lines here.
         logging.getLogger("ray._private.worker").setLevel(logging.ERROR)
+        quiet_cluster_messages()
         yield _Cluster(cluster, nodes)
     finally:
         ray.shutdown()

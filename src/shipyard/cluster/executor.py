@@ -10,6 +10,7 @@ import ray
 
 from shipyard.cluster.address import refuse_unreachable, unreachable
 from shipyard.cluster.node import NodeModels
+from shipyard.cluster.noise import quiet_cluster_messages
 from shipyard.cluster.parts import node_models
 from shipyard.cluster.remote import RemoteRunner
 from shipyard.cluster.shipping import Shipper
@@ -45,6 +46,7 @@ def connect(cluster: ClusterConfig, workers: int) -> bool:
         raise unreachable(cluster, " ".join(str(exc).split())[:200]) from None
     # A dead node's raylet would print its last log lines here; the run says `WorkerLost` itself.
     logging.getLogger("ray._private.worker").setLevel(logging.ERROR)
+    quiet_cluster_messages()
     return True
 
 
