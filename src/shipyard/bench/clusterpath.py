@@ -229,7 +229,12 @@ def _local_cluster(plan: ClusterPlan, scratch: Path) -> Iterator[Any]:
             for ip in NODE_IPS
         }
         cluster.wait_for_nodes()
-        ray.init(address=cluster.address, _node_ip_address=HEAD_IP, log_to_driver=False)
+        ray.init(
+            address=cluster.address,
+            _node_ip_address=HEAD_IP,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
         # The node this bench kills would otherwise print its raylet's last log lines here.
         logging.getLogger("ray._private.worker").setLevel(logging.ERROR)
         quiet_cluster_messages()
