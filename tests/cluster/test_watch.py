@@ -43,7 +43,7 @@ def test_a_head_that_stops_answering_stops_the_run_with_one_line(tmp_path: Path)
         return asyncio.get_running_loop().time() - started
 
     waited = asyncio.run(run())
-    assert 0.5 <= waited < 2.0
+    assert 0.5 <= waited < 5.0, "the grace, plus a check or two (a loaded machine is slow)"
     assert rt.stop.fatal and rt.stop.reason.startswith(f"the Ray cluster's head ({address}) has not answered")
     assert "`shipyard resume`" in rt.stop.reason and "\n" not in rt.stop.reason
     lost = [e for e in rt.board.events() if e.kind == "ClusterHeadLost"]
@@ -56,12 +56,13 @@ def test_an_outage_shorter_than_the_grace_costs_nothing(tmp_path: Path) -> None:
 
     async def run() -> None:
         watcher = asyncio.get_running_loop().create_task(
-            watch_head(rt, f"127.0.0.1:{port}", grace_s=1.0, period_s=0.05)
+            watch_head(rt, f"127.0.0.1:{port}", grace_s=2.0, period_s=0.05)
         )
+        await asyncio.sleep(0.2)  # seen answering
         server.close()
-        await asyncio.sleep(0.4)  # down, for less than the grace
+        await asyncio.sleep(0.3)  # down, for much less than the grace
         back = _listener(port)  # the GCS restarted on its port
-        await asyncio.sleep(1.2)  # longer than the grace in all, but never down for that long
+        await asyncio.sleep(2.0)  # longer than the grace in all, but never down for that long
         assert not rt.stop.is_set and not watcher.done()
         rt.stop.set("done")
         await asyncio.wait_for(watcher, 2)
