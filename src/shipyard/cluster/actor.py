@@ -4,7 +4,7 @@ head speaks to one slot as if it were an actor of its own. Methods are async so 
 while sessions run; git work goes to threads.
 
 Slots share a process because an idle Ray worker process costs memory (about 100 MB) and CPU of its own:
-on a node of 12 slots, 3 processes instead of 12.
+by default a node of 12 slots runs one process, not 12 (`slots.per_actor`).
 """
 
 from __future__ import annotations

@@ -177,14 +177,14 @@ class RemoteRunner:
     async def _place(self, agent: str, task: Task) -> RemoteWorkplace:
         """A slot with the task open on it. A slot whose actor died before the task started there is
         dropped and another one taken (the task did nothing yet: it is not given back for that)."""
-        rt = self._rt
+        rt, prompts = self._rt, _prompts(self._rt)
         for attempt in range(PLACE_TRIES):
             slot = await self._pool.acquire()
             place = RemoteWorkplace(rt, self._shipper, slot, agent, task, self.transport_ms)
             try:
                 tip = self._merger.tip or await asyncio.to_thread(rt.repo.rev_parse, rt.config.branch)
                 start = self._shipper.start_for(rt.repo, slot, tip or rt.config.branch)
-                await place.open(start, _prompts(rt))
+                await place.open(start, prompts)
             except _LOST:
                 self._lost_slot(slot)
                 if attempt == PLACE_TRIES - 1:

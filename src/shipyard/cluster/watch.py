@@ -4,9 +4,9 @@ Ray keeps the cluster's state in the GCS, in memory. When it dies, actors alread
 but the nodes go within a minute, and Ray ends this process 60 s after the GCS went
 (`gcs_rpc_server_reconnect_timeout_s`), with a line of its own and nothing the run could record: the
 board would say `running`. So a short outage costs nothing, and once the GCS has not answered for
-`GRACE_S` the run stops itself: fatal, with one line that says how to go on, while the actors still
-answer, so the tasks at work go back to the board and the attempts that did not land are kept.
-`GRACE_S` is `[cluster] head_lost_s`; at most 50 s, so the run ends before Ray ends it.
+`[cluster] head_lost_s` (at most 50 s, so the run ends before Ray ends it) the run stops itself: fatal,
+with one line that says how to go on, while the actors still answer, so the tasks at work go back to
+the board and the attempts that did not land are kept.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from collections.abc import Callable
 from shipyard.domain import Event
 from shipyard.fleet.runtime import Runtime
 
-GRACE_S = 10.0  # how long the GCS may not answer before the run stops (`[cluster] head_lost_s`; Ray's: 60 s)
 PERIOD_S = 1.0
 CONNECT_S = 1.0
 
 
-async def watch_head(rt: Runtime, address: str, grace_s: float = GRACE_S, period_s: float = PERIOD_S) -> None:
+async def watch_head(rt: Runtime, address: str, grace_s: float, period_s: float = PERIOD_S) -> None:
     """Until the run stops: check every `period_s` that the GCS at `address` (`HOST:PORT`) accepts a
     connection; after `grace_s` without one, record `ClusterHeadLost` and stop the run. An address
     that never answered is never held against the run (a GCS this machine cannot route to, say)."""

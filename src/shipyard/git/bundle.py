@@ -46,6 +46,11 @@ def create_bundle(root: Path, tip: str, exclude: Sequence[str] = (), ref: str = 
 
 def read_head(data: bytes) -> BundleHead:
     """The header of a bundle made by `create_bundle`; `GitError` when it is not one."""
+    return _split(data)[0]
+
+
+def _split(data: bytes) -> tuple[BundleHead, bytes]:
+    """A bundle's header, and its pack."""
     end = data.find(b"\n\n")
     if not data.startswith(_SIGNATURE) or end < 0:
         raise GitError(["bundle"], 1, "not a v2 git bundle")
@@ -54,14 +59,13 @@ def read_head(data: bytes) -> BundleHead:
     tips = [line.split(" ", 1) for line in lines if not line.startswith("-")]
     if len(tips) != 1 or len(tips[0]) != 2:
         raise GitError(["bundle"], 1, "a bundle here names exactly one ref")
-    return BundleHead(prerequisites, tips[0][0], tips[0][1])
+    return BundleHead(prerequisites, tips[0][0], tips[0][1]), data[end + 2 :]
 
 
 def store_bundle(root: Path, data: bytes, *, strict: bool = False) -> str:
     """Store a bundle's objects in the repository at `root`: its tip. `strict` checks every object and
     that everything it points to is there (for what comes from a node)."""
-    head = read_head(data)
-    pack = data[data.find(b"\n\n") + 2 :]
+    head, pack = _split(data)
     checks = ("--strict",) if strict else ()
     if _objects(pack) > UNPACK_LIMIT:
         git_bytes(root, "index-pack", "--stdin", *checks, stdin=pack)
